@@ -1,0 +1,128 @@
+"""Command line: keepalived-compatible flags plus hadaemon's subcommands.
+
+``hadaemon [options]`` runs the daemon; ``hadaemon SUBCOMMAND ...`` runs a tool:
+``config dump``, ``status``, ``genhash``, ``lab``. Each subcommand lives in its own module and is
+imported lazily so that ``hadaemon -t`` stays fast and needs nothing from the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+from hadaemon import __version__
+
+DEFAULT_CONFIGS = ("/etc/hadaemon/hadaemon.conf", "/etc/keepalived/keepalived.conf")
+
+#: subcommand -> "module:function"; the function takes ``argv`` (list[str]) and returns an exit code
+SUBCOMMANDS = {
+    "config": "hadaemon.config.cli:main",
+    "status": "hadaemon.supervisor.status_cli:main",
+    "genhash": "hadaemon.checkers.genhash:main",
+    "lab": "hadaemon.lab.main:main",
+}
+
+
+def default_config_id() -> str:
+    """keepalived's default config-id: the host name up to the first dot."""
+    return socket.gethostname().split(".", 1)[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hadaemon",
+        description="VRRP + health-checked load balancer; reads keepalived.conf.",
+        epilog="subcommands: hadaemon config dump [--json] | status [--json] | genhash | lab",
+    )
+    p.add_argument("-f", "--use-file", metavar="FILE", help="configuration file "
+                   f"(default {DEFAULT_CONFIGS[0]}, else {DEFAULT_CONFIGS[1]})")
+    p.add_argument("-t", "--config-test", nargs="?", const="", default=None, metavar="FILE",
+                   help="check the configuration and exit (0 ok, 3 cannot run, 4 errors, "
+                   "5 scripts without enable_script_security)")
+    p.add_argument("-n", "--dont-fork", "--foreground", dest="foreground", action="store_true",
+                   help="stay in the foreground")
+    p.add_argument("-D", "--debug", "--log-detail", dest="debug", action="store_true",
+                   help="detailed logging")
+    p.add_argument("-l", "--log-console", action="store_true", help="log to the console")
+    p.add_argument("-i", "--config-id", default=None, help="config id for @id conditionals "
+                   "(default: host name up to the first dot)")
+    p.add_argument("-P", "--vrrp", action="store_true", help="run only the VRRP subsystem")
+    p.add_argument("-C", "--check", action="store_true", help="run only the checker/LVS subsystem")
+    p.add_argument("-p", "--pid", metavar="FILE", help="supervisor pid file")
+    p.add_argument("--run-dir", default="/run/hadaemon", help="directory for pid files, "
+                   "status socket and dump files")
+    p.add_argument("--no-bpf", action="store_true", help="use the classic-BPF receive path")
+    p.add_argument("--dump-bpf", action="store_true", help="print the eBPF program and exit")
+    p.add_argument("--signum", metavar="NAME", help="print the number of signal NAME and exit")
+    p.add_argument("--version", action="version", version=f"hadaemon {__version__}")
+    return p
+
+
+def resolve_config_path(path: str | None) -> str:
+    import os
+
+    if path:
+        return path
+    for cand in DEFAULT_CONFIGS:
+        if os.path.exists(cand):
+            return cand
+    return DEFAULT_CONFIGS[0]
+
+
+def signum(name: str) -> int | None:
+    """keepalived's --signum: RELOAD, STOP, DATA, STATS, JSON, or any SIGxxx name."""
+    aliases = {"RELOAD": "SIGHUP", "STOP": "SIGTERM", "DATA": "SIGUSR1", "STATS": "SIGUSR2"}
+    n = name.upper()
+    if n in ("JSON", "STATS_CLEAR"):
+        return int(signal.SIGRTMIN) + (2 if n == "JSON" else 3)
+    n = aliases.get(n, n)
+    if not n.startswith("SIG"):
+        n = "SIG" + n
+    try:
+        return int(signal.Signals[n])
+    except KeyError:
+        return None
+
+
+def _run_subcommand(name: str, argv: list[str]) -> int:
+    mod_name, func_name = SUBCOMMANDS[name].split(":")
+    mod = importlib.import_module(mod_name)
+    return int(getattr(mod, func_name)(argv) or 0)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in SUBCOMMANDS:
+        return _run_subcommand(args_list[0], args_list[1:])
+    args = build_parser().parse_args(args_list)
+    if args.signum is not None:
+        n = signum(args.signum)
+        if n is None:
+            print(f"hadaemon: unknown signal name {args.signum!r}", file=sys.stderr)
+            return 1
+        print(n)
+        return 0
+    config_id = args.config_id or default_config_id()
+    if args.config_test is not None:
+        from hadaemon.config.check import config_test
+
+        path = resolve_config_path(args.config_test or args.use_file)
+        return config_test(path, config_id=config_id)
+    if args.dump_bpf:
+        from hadaemon.io.bpf import dump_source
+
+        print(dump_source())
+        return 0
+    from hadaemon.supervisor.main import run
+
+    args.use_file = resolve_config_path(args.use_file)
+    args.config_id = config_id
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
