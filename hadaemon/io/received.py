@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 
 __all__ = ["Received"]
@@ -14,7 +15,7 @@ class Received:
     ``data`` is the VRRP payload (the IP header already stripped), ``src``/``dst`` are the
     textual IP addresses of the IP header, ``ttl`` is the IPv4 TTL or IPv6 hop limit,
     ``stamp_ns`` is the kernel arrival time on CLOCK_MONOTONIC (the clock of
-    ``time.monotonic_ns()``).
+    ``time.monotonic_ns()``), ``family`` is ``socket.AF_INET`` or ``socket.AF_INET6``.
     """
 
     data: bytes
@@ -24,3 +25,4 @@ class Received:
     ifindex: int
     ifname: str
     stamp_ns: int
+    family: int = socket.AF_INET
