@@ -1,0 +1,216 @@
+"""Helpers for the VRRP netns tests: a LAN of routers + a client, hadaemon and keepalived runners.
+
+Everything lives in namespaces created by :class:`helpers.netns.Topology` (unique prefix), files
+live in the test's ``tmp_path``; only processes started here are ever signalled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from helpers.netns import Topology, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+if not os.path.exists(PYTHON):  # pragma: no cover - fallback for unusual checkouts
+    PYTHON = sys.executable
+
+
+def run_py(topo: Topology, ns: str, code: str, timeout_s: float = 20.0) -> str:
+    """Run a Python snippet inside namespace ``ns``; return its stdout (raise on failure)."""
+    p = subprocess.run(
+        ["ip", "netns", "exec", ns, PYTHON, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=timeout_s, cwd=str(ROOT),
+    )
+    if p.returncode != 0:
+        raise AssertionError(f"snippet failed in {ns} rc={p.returncode}:\n{p.stdout}\n{p.stderr}")
+    return p.stdout
+
+
+class Lab:
+    """Routers ``r1``, ``r2`` (and optionally more) plus a ``client`` on one Ethernet segment.
+
+    Router *i* gets ``10.0.0.<i>/24`` and ``fd00::<i>/64`` on ``eth1``; the client gets
+    ``10.0.0.100``. IPv6 DAD is off so addresses are usable at once.
+    """
+
+    def __init__(self, tmp_path: Path, routers: int = 2, client: bool = True) -> None:
+        self.tmp = tmp_path
+        self.topo = Topology("v")
+        self.ns: dict[str, str] = {}
+        hosts: list[tuple[str, str, Sequence[str]]] = []
+        names = [f"r{i}" for i in range(1, routers + 1)] + (["client"] if client else [])
+        for i, name in enumerate(names, start=1):
+            full = self.topo.ns(name)
+            self.ns[name] = full
+            for key in ("all", "default"):
+                self.topo.exec(full, "sysctl", "-qw", f"net.ipv6.conf.{key}.accept_dad=0")
+            host = 100 if name == "client" else i
+            hosts.append((full, "eth1", [f"10.0.0.{host}/24", f"fd00::{host:x}/64"]))
+        self.topo.lan(hosts)
+        self.procs: dict[str, subprocess.Popen[Any]] = {}
+        self.logs: dict[str, Path] = {}
+
+    # -- inspection ---------------------------------------------------------------------------
+    def addrs(self, name: str, dev: str = "eth1") -> list[str]:
+        """Addresses (``a.b.c.d/len``) on ``dev`` in router ``name``."""
+        out = self.topo.exec(self.ns[name], "ip", "-o", "addr", "show", "dev", dev).stdout
+        return re.findall(r"inet6? (\S+)", out)
+
+    def has_addr(self, name: str, addr: str, dev: str = "eth1") -> bool:
+        """True if ``addr`` (with or without /prefix) is configured on ``dev`` in ``name``."""
+        return any(a.split("/")[0] == addr.split("/")[0] for a in self.addrs(name, dev))
+
+    def mac(self, name: str, dev: str = "eth1") -> str:
+        """The MAC address of ``dev`` in ``name``."""
+        out = self.topo.exec(self.ns[name], "cat", f"/sys/class/net/{dev}/address").stdout
+        return out.strip()
+
+    def holders(self, addr: str) -> list[str]:
+        """Routers that have ``addr`` configured."""
+        return [n for n in self.ns if n != "client" and self.has_addr(n, addr)]
+
+    def wait_holder(self, addr: str, name: str, timeout_s: float = 10.0) -> None:
+        """Wait until exactly router ``name`` holds ``addr``."""
+        wait_for(lambda: self.holders(addr) == [name], timeout_s,
+                 what=f"{addr} held only by {name} (now {self.holders(addr)})")
+
+    def client_sees(self, vip: str) -> str | None:
+        """Ping ``vip`` from the client and return the MAC the client resolved it to."""
+        c = self.ns["client"]
+        self.topo.exec(c, "ip", "neigh", "flush", "dev", "eth1", check=False)
+        ping = self.topo.exec(c, "ping", "-c1", "-W1", vip, check=False)
+        if ping.returncode != 0:
+            return None
+        out = self.topo.exec(c, "ip", "neigh", "show", vip, "dev", "eth1").stdout
+        m = re.search(r"lladdr (\S+)", out)
+        return m.group(1) if m else None
+
+    # -- daemons ------------------------------------------------------------------------------
+    def start_hadaemon(self, name: str, conf: str, *extra: str) -> subprocess.Popen[Any]:
+        """Start ``hadaemon -n -l -D -f CONF`` in router ``name``; output to a log file."""
+        path = self.tmp / f"{name}.conf"
+        path.write_text(conf)
+        logp = self.tmp / f"{name}.log"
+        self.logs[name] = logp
+        fh = open(logp, "ab")  # noqa: SIM115 - handed to the child
+        p = self.topo.popen(self.ns[name], [PYTHON, "-m", "hadaemon", "-n", "-l", "-D",
+                                            "-f", str(path), *extra],
+                            stdout=fh, stderr=subprocess.STDOUT, cwd=str(ROOT))
+        fh.close()
+        self.procs[name] = p
+        return p
+
+    def start_keepalived(self, name: str, conf: str) -> subprocess.Popen[Any]:
+        """Start keepalived 2.2.7 in router ``name`` with pid files under tmp_path."""
+        path = self.tmp / f"{name}.conf"
+        path.write_text(conf)
+        logp = self.tmp / f"{name}.log"
+        self.logs[name] = logp
+        fh = open(logp, "ab")  # noqa: SIM115 - handed to the child
+        d = self.tmp
+        p = self.topo.popen(self.ns[name], [
+            "keepalived", "-n", "-l", "-D", "-P", "-f", str(path),
+            "-p", str(d / f"{name}.pid"), "-r", str(d / f"{name}.vrrp.pid"),
+            "-c", str(d / f"{name}.check.pid"),
+        ], stdout=fh, stderr=subprocess.STDOUT)
+        fh.close()
+        self.procs[name] = p
+        return p
+
+    def log(self, name: str) -> str:
+        """Everything router ``name``'s daemon has logged so far."""
+        p = self.logs.get(name)
+        return p.read_text(errors="replace") if p and p.exists() else ""
+
+    def wait_log(self, name: str, pattern: str, timeout_s: float = 10.0) -> re.Match[str]:
+        """Wait for a regex to appear in router ``name``'s log."""
+        return wait_for(lambda: re.search(pattern, self.log(name)), timeout_s,
+                        what=f"{pattern!r} in {name}'s log:\n{self.log(name)[-3000:]}")
+
+    def signal(self, name: str, sig: int) -> None:
+        """Signal the daemon we started in ``name`` (its whole process group: ip netns exec)."""
+        p = self.procs[name]
+        if p.poll() is None:
+            os.killpg(p.pid, sig)
+
+    def kill9(self, name: str) -> None:
+        """SIGKILL the daemon we started in ``name`` and reap it."""
+        self.signal(name, signal.SIGKILL)
+        self.procs[name].wait(timeout=10)
+
+    def stop(self, name: str, timeout_s: float = 10.0) -> int:
+        """SIGTERM the daemon in ``name`` and wait for it to exit; returns its exit code."""
+        self.signal(name, signal.SIGTERM)
+        return self.procs[name].wait(timeout=timeout_s)
+
+    def close(self) -> None:
+        """Kill what we started and delete the namespaces."""
+        self.topo.close()
+
+
+_CAPTURE = """
+import json, socket, struct, sys, time
+proto, seconds = sys.argv[1], float(sys.argv[2])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.bind(("eth1", 0))
+s.settimeout(0.05)
+out = []
+end = time.monotonic() + seconds
+print("ready", flush=True)
+while time.monotonic() < end:
+    try:
+        f = s.recv(2048)
+    except socket.timeout:
+        continue
+    et = struct.unpack("!H", f[12:14])[0]
+    if proto == "arp" and et == 0x0806:
+        op = struct.unpack("!H", f[20:22])[0]
+        out.append(dict(t=time.monotonic(), eth_src=f[6:12].hex(":"), eth_dst=f[0:6].hex(":"),
+                        op=op, sha=f[22:28].hex(":"), spa=socket.inet_ntoa(f[28:32]),
+                        tha=f[32:38].hex(":"), tpa=socket.inet_ntoa(f[38:42])))
+    elif proto == "na" and et == 0x86DD and f[20] == 58 and f[54] == 136:
+        out.append(dict(t=time.monotonic(), eth_src=f[6:12].hex(":"), hlim=f[21],
+                        dst=socket.inet_ntop(socket.AF_INET6, f[38:54]), flags=f[58],
+                        target=socket.inet_ntop(socket.AF_INET6, f[62:78])))
+    elif proto == "vrrp" and et == 0x0800 and f[23] == 112:
+        ihl = (f[14] & 15) * 4
+        v = f[14 + ihl:]
+        out.append(dict(t=time.monotonic(), src=socket.inet_ntoa(f[26:30]),
+                        dst=socket.inet_ntoa(f[30:34]), ttl=f[22], vrid=v[1], prio=v[2]))
+print(json.dumps(out), flush=True)
+"""
+
+
+class Capture:
+    """A background frame capture on ``eth1`` of namespace ``ns`` (AF_PACKET, in a subprocess).
+
+    ``proto``: ``arp`` (ARP frames), ``na`` (ICMPv6 neighbour adverts) or ``vrrp`` (IPv4 proto
+    112). The constructor returns once the capture socket is open; :meth:`result` waits for the
+    end and returns the decoded frames as dicts.
+    """
+
+    def __init__(self, topo: Topology, ns: str, seconds: float, proto: str = "arp") -> None:
+        self.proc = topo.popen(ns, [PYTHON, "-c", _CAPTURE, proto, str(seconds)],
+                               stderr=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            raise AssertionError(f"capture did not start: {line!r} {self.proc.stderr.read()}")
+
+    def result(self) -> list[dict[str, Any]]:
+        """Wait for the capture to finish and return its frames."""
+        out, err = self.proc.communicate(timeout=120)
+        lines = out.strip().splitlines()
+        if self.proc.returncode != 0 or not lines:
+            raise AssertionError(f"capture failed: {err}")
+        return json.loads(lines[-1])

