@@ -273,6 +273,7 @@ class VrrpSocket:
                     ifindex=self.ifindex,
                     ifname=self.ifname,
                     stamp_ns=stamp_ns,
+                    family=socket.AF_INET,
                 )
             src = str(addr[0]).split("%", 1)[0]
             return Received(
@@ -283,6 +284,7 @@ class VrrpSocket:
                 ifindex=self.ifindex,
                 ifname=self.ifname,
                 stamp_ns=stamp_ns,
+                family=socket.AF_INET6,
             )
 
     def drain(self) -> list[Received]:

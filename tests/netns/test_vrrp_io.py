@@ -117,4 +117,83 @@ def test_missing_interface_is_a_clear_error(lab: Lab) -> None:
     assert out.startswith("ERR interface 'nosuch0' not found")
 
 
-_ = Capture  # used by the GARP tests below
+NETLINK = """
+import asyncio, json, subprocess
+from hadaemon.io.netlink import Netlink, RouteSpec, RuleSpec, VipSpec
+
+def sh(*a):
+    return subprocess.run(a, capture_output=True, text=True, check=True).stdout
+
+async def main():
+    nl = Netlink()
+    vip = VipSpec.parse("10.0.0.200/24 brd + label eth1:vip scope global", "eth1")
+    vip6 = VipSpec.parse("fd00::200/64", "eth1")
+    route = RouteSpec.parse("10.50.0.0/16 via 10.0.0.254 dev eth1 table 100 metric 5")
+    rule = RuleSpec.parse("from 10.0.0.200/32 table 100 priority 1000")
+    res = {}
+    res["add"] = [await nl.add_vip(vip), await nl.add_vip(vip6), await nl.add_route(route),
+                  await nl.add_rule(rule)]
+    res["again"] = [await nl.add_vip(vip), await nl.add_route(route), await nl.add_rule(rule)]
+    res["addr"] = sh("ip", "-o", "addr", "show", "dev", "eth1")
+    res["route"] = sh("ip", "route", "show", "table", "100")
+    res["rule"] = sh("ip", "rule", "show")
+    res["primary"] = await nl.primary_address("eth1", 2)
+    res["del"] = [await nl.del_vip(vip), await nl.del_vip(vip6), await nl.del_route(route),
+                  await nl.del_rule(rule)]
+    res["del_again"] = [await nl.del_vip(vip), await nl.del_route(route),
+                        await nl.del_rule(rule)]
+    res["addr_after"] = sh("ip", "-o", "addr", "show", "dev", "eth1")
+    res["route_after"] = sh("ip", "route", "show", "table", "100")
+    res["rule_after"] = sh("ip", "rule", "show")
+    await nl.close()
+    print(json.dumps(res))
+
+asyncio.run(main())
+"""
+
+
+def test_vip_route_rule_add_remove(lab: Lab) -> None:
+    res = json.loads(run_py(lab.topo, lab.ns["r1"], NETLINK).strip().splitlines()[-1])
+    assert res["add"] == [True, True, True, True]
+    assert res["again"] == [False, False, False]  # idempotent
+    assert "inet 10.0.0.200/24 brd 10.0.0.255 scope global secondary eth1:vip" in res["addr"]
+    assert "inet6 fd00::200/64" in res["addr"]
+    assert "10.50.0.0/16 via 10.0.0.254 dev eth1" in res["route"]
+    assert "metric 5" in res["route"]
+    assert "1000:\tfrom 10.0.0.200 lookup 100" in res["rule"]
+    assert res["primary"] == "10.0.0.1"
+    assert res["del"] == [True, True, True, True]
+    assert res["del_again"] == [False, False, False]
+    assert "10.0.0.200" not in res["addr_after"] and "fd00::200" not in res["addr_after"]
+    assert res["route_after"] == ""
+    assert "10.0.0.200" not in res["rule_after"]
+
+
+def test_bad_vip_text_is_a_clear_error() -> None:
+    from hadaemon.io.netlink import NetlinkSpecError, RouteSpec, VipSpec
+
+    for text in ("10.0.0.300", "10.0.0.1/33", "10.0.0.1 frobnicate", "10.0.0.1 dev"):
+        with pytest.raises(NetlinkSpecError):
+            VipSpec.parse(text, "eth1")
+    with pytest.raises(NetlinkSpecError):
+        RouteSpec.parse("via 10.0.0.1")
+
+
+def test_gratuitous_arp_and_unsolicited_na_on_the_wire(lab: Lab) -> None:
+    arp = Capture(lab.topo, lab.ns["client"], 1.5, "arp")
+    na = Capture(lab.topo, lab.ns["client"], 1.5, "na")
+    run_py(lab.topo, lab.ns["r1"], """
+    from hadaemon.io.garp import GarpSender
+    from hadaemon.io.ndisc import NaSender
+    assert GarpSender("eth1").send(["10.0.0.200", "10.0.0.201"]) == 2
+    assert NaSender("eth1").send(["fd00::200"]) == 1
+    """)
+    mac = lab.mac("r1")
+    frames = [f for f in arp.result() if f["eth_src"] == mac]
+    assert [(f["op"], f["spa"], f["tpa"]) for f in frames] == [
+        (1, "10.0.0.200", "10.0.0.200"), (1, "10.0.0.201", "10.0.0.201")]
+    assert all(f["eth_dst"] == "ff:ff:ff:ff:ff:ff" and f["sha"] == mac for f in frames)
+    nas = [f for f in na.result() if f["eth_src"] == mac]
+    assert len(nas) == 1
+    assert (nas[0]["target"], nas[0]["dst"], nas[0]["hlim"]) == ("fd00::200", "ff02::1", 255)
+    assert nas[0]["flags"] & 0x20 and not nas[0]["flags"] & 0x40  # Override set, Solicited not
