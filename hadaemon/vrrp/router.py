@@ -1,0 +1,847 @@
+"""One VRRP virtual router (one ``vrrp_instance``) as a sans-IO state machine.
+
+Shape (aioquic): ``handle(event, now)``, ``handle_timer(now)``, ``get_timer()`` (absolute
+monotonic seconds) and ``actions()`` (drains queued :mod:`~hadaemon.vrrp.actions`). ``now`` is
+always passed in; nothing here reads a clock or touches the kernel.
+
+Behaviour follows RFC 3768/5798 §6.4 with keepalived's choices (keepalived-features.md §4.4,
+§4.6): the master answers a lower-priority advert with an advert (``lower_prio_no_advert`` turns
+that off), priority-0 adverts on stop and on MASTER -> FAULT, ``state MASTER`` shortens the first
+wait to one advert interval plus the minimum skew, address-list mismatches are counted and
+logged but not dropped, TTL is not checked on unicast. The table the code implements is
+:data:`hadaemon.vrrp.fsm.STATE_TABLE`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from hadaemon.vrrp import actions as act
+from hadaemon.vrrp import events as ev
+from hadaemon.vrrp.fsm import TRANSITIONS, State
+from hadaemon.vrrp.packet import (
+    AUTH_DATA_LEN,
+    AUTH_NONE,
+    AUTH_PASS,
+    VRRP_MCAST_V4,
+    VRRP_MCAST_V6,
+    Advert,
+    MalformedAdvert,
+    decode,
+)
+from hadaemon.vrrp.stats import VrrpStats
+from hadaemon.vrrp.timing import (
+    DOWN_TIMER_ADVERTS_DEFAULT,
+    cs_to_s,
+    master_down_interval_cs,
+    skew_time_cs,
+)
+
+PRIO_OWNER = 255
+"""Address owner priority."""
+LOG_DROP_EVERY_S = 10.0
+"""Rate limit: at most one log line per drop reason per this many seconds."""
+
+
+@dataclass(frozen=True)
+class TrackedInterface:
+    """A ``track_interface`` entry."""
+
+    ifname: str
+    """Interface name."""
+    weight: int = 0
+    """Priority weight (0: interface down => FAULT)."""
+    reverse: bool = False
+    """keepalived ``reverse``: the weight applies the other way round."""
+
+
+@dataclass(frozen=True)
+class RouterParams:
+    """Everything the core needs to run one instance (a subset of ``vrrp_instance``)."""
+
+    name: str
+    """Instance name (``vrrp_instance NAME``), keepalived's ``iname``."""
+    vrid: int
+    """``virtual_router_id``, 1..255."""
+    interface: str = ""
+    """``interface``: the VRRP interface."""
+    version: int = 2
+    """``version`` / ``vrrp_version``: 2 or 3 (IPv6 forces 3)."""
+    family: int = 4
+    """Address family of the instance: 4 or 6."""
+    priority: int = 100
+    """Base ``priority`` 1..255 (255 = address owner)."""
+    advert_int_cs: int = 100
+    """``advert_int`` in centiseconds (v2: whole seconds * 100)."""
+    preempt: bool = True
+    """False for ``nopreempt``."""
+    preempt_delay_s: float = 0.0
+    """``preempt_delay`` seconds (0 = none)."""
+    initial_state: str = ""
+    """``state``: ``MASTER``, ``BACKUP`` or ``""`` (unset)."""
+    addresses: tuple[str, ...] = ()
+    """``virtual_ipaddress`` entries (``ip[/prefix]``); they go in the adverts."""
+    excluded_addresses: tuple[str, ...] = ()
+    """``virtual_ipaddress_excluded`` entries: installed but not advertised."""
+    primary_address: str = ""
+    """Our advert source: ``unicast_src_ip``/``mcast_src_ip`` or the interface primary."""
+    auth_type: int = AUTH_NONE
+    """v2 ``auth_type``: 0 none, 1 PASS (AH is refused by the config layer)."""
+    auth_pass: bytes = b""
+    """v2 ``auth_pass`` (first 8 bytes are used)."""
+    unicast_peers: tuple[str, ...] = ()
+    """``unicast_peer`` addresses; empty = multicast."""
+    lower_prio_no_advert: bool = False
+    """Do not answer a lower-priority advert with an advert while master."""
+    down_timer_adverts: int = DOWN_TIMER_ADVERTS_DEFAULT
+    """``down_timer_adverts``: adverts missed before the master is declared down."""
+    garp_master_delay_s: float = 5.0
+    """``garp_master_delay``: second GARP burst this long after becoming master (0 = none)."""
+    garp_master_repeat: int = 5
+    """``garp_master_repeat``: GARPs per address per burst."""
+    garp_master_refresh_s: float = 0.0
+    """``garp_master_refresh``: periodic GARP while master (0 = off)."""
+    garp_master_refresh_repeat: int = 1
+    """``garp_master_refresh_repeat``."""
+    garp_interval_s: float = 0.0
+    """``garp_interval``: gap between GARPs for one address."""
+    track_interfaces: tuple[TrackedInterface, ...] = ()
+    """``track_interface`` entries."""
+    dont_track_primary: bool = False
+    """``dont_track_primary``: the VRRP interface going down does not cause FAULT."""
+    skip_check_adv_addr: bool = False
+    """``skip_check_adv_addr``: do not compare the address list of adverts."""
+    v3_checksum_as_v2: bool = False
+    """``v3_checksum_as_v2``: send the RFC 9568 v3/IPv4 checksum (driver passes it to encode)."""
+
+    @property
+    def is_owner(self) -> bool:
+        """Priority 255: the address owner."""
+        return self.priority == PRIO_OWNER
+
+    @property
+    def vip_hosts(self) -> tuple[str, ...]:
+        """The advertised addresses without prefix length or options."""
+        return tuple(_host(a) for a in self.addresses)
+
+    @classmethod
+    def from_instance(cls, inst: Any, **overrides: Any) -> RouterParams:
+        """Map a ``hadaemon.config.model.VrrpInstance`` (keepalived keyword names) to params.
+
+        Reads attributes defensively (``getattr`` with defaults) so that it works with the
+        config model as it grows. ``overrides`` (e.g. ``primary_address`` resolved by the
+        driver from the interface) win over the config.
+        """
+
+        def g(name: str, default: Any = None) -> Any:
+            v = getattr(inst, name, default)
+            return default if v is None else v
+
+        def addr_list(name: str) -> tuple[str, ...]:
+            out: list[str] = []
+            for a in g(name, ()) or ():
+                if isinstance(a, str):
+                    out.append(a.split()[0])
+                else:
+                    ip = getattr(a, "address", None) or getattr(a, "ip", None)
+                    plen = getattr(a, "prefixlen", None)
+                    if plen is None:
+                        plen = getattr(a, "prefix", None)
+                    s = str(ip if ip is not None else a)
+                    out.append(f"{s}/{plen}" if plen is not None and "/" not in s else s)
+            return tuple(out)
+
+        addresses = addr_list("virtual_ipaddress")
+        excluded = addr_list("virtual_ipaddress_excluded")
+        family = 4
+        first = (addresses or excluded or ("0.0.0.0",))[0]
+        if ipaddress.ip_interface(first).version == 6:
+            family = 6
+        version = int(g("version", 0) or 0) or (3 if family == 6 else 2)
+        adv = g("advert_int", 1.0)
+        advert_int_cs = int(round(float(adv) * 100))
+        state = str(g("state", "") or "").upper()
+        prio = g("priority", None)
+        if prio is None:
+            prio = PRIO_OWNER if state == "MASTER" else 100
+        auth = g("authentication", None)
+        auth_type, auth_pass = AUTH_NONE, b""
+        if auth is not None:
+            t = str(getattr(auth, "auth_type", "") or "").upper()
+            if t == "PASS":
+                auth_type = AUTH_PASS
+                p = getattr(auth, "auth_pass", b"") or b""
+                auth_pass = (p.encode() if isinstance(p, str) else bytes(p))[:AUTH_DATA_LEN]
+        peers: list[str] = []
+        for p in g("unicast_peer", ()) or ():
+            peers.append(str(p if isinstance(p, str) else getattr(p, "address", p)).split()[0])
+        tracks: list[TrackedInterface] = []
+        for t in g("track_interface", ()) or ():
+            if isinstance(t, str):
+                tracks.append(TrackedInterface(t))
+            else:
+                tracks.append(
+                    TrackedInterface(
+                        str(getattr(t, "name", None) or getattr(t, "ifname", "")),
+                        int(getattr(t, "weight", 0) or 0),
+                        bool(getattr(t, "reverse", False)),
+                    )
+                )
+        src = g("unicast_src_ip", "") or g("mcast_src_ip", "") or ""
+        kw: dict[str, Any] = {
+            "name": str(g("name", "") or g("iname", "")),
+            "vrid": int(g("virtual_router_id", 0)),
+            "interface": str(g("interface", "") or ""),
+            "version": version,
+            "family": family,
+            "priority": int(prio),
+            "advert_int_cs": advert_int_cs,
+            "preempt": not bool(g("nopreempt", False)),
+            "preempt_delay_s": float(g("preempt_delay", 0) or 0),
+            "initial_state": state,
+            "addresses": addresses,
+            "excluded_addresses": excluded,
+            "primary_address": str(src),
+            "auth_type": auth_type,
+            "auth_pass": auth_pass,
+            "unicast_peers": tuple(peers),
+            "lower_prio_no_advert": bool(g("lower_prio_no_advert", False)),
+            "down_timer_adverts": int(g("down_timer_adverts", DOWN_TIMER_ADVERTS_DEFAULT)),
+            "garp_master_delay_s": float(g("garp_master_delay", 5)),
+            "garp_master_repeat": int(g("garp_master_repeat", 5)),
+            "garp_master_refresh_s": float(g("garp_master_refresh", 0) or 0),
+            "garp_master_refresh_repeat": int(g("garp_master_refresh_repeat", 1)),
+            "garp_interval_s": float(g("garp_interval", 0) or 0),
+            "track_interfaces": tuple(tracks),
+            "dont_track_primary": bool(g("dont_track_primary", False)),
+            "skip_check_adv_addr": bool(g("skip_check_adv_addr", False)),
+            "v3_checksum_as_v2": bool(g("v3_checksum_as_v2", False)),
+        }
+        kw.update(overrides)
+        return cls(**kw)
+
+
+def _host(addr: str) -> str:
+    """``10.0.0.1/24`` -> ``10.0.0.1`` (compressed form for IPv6)."""
+    return str(ipaddress.ip_interface(addr.split()[0]).ip)
+
+
+def _addr_int(addr: str) -> int:
+    """Address as an unsigned integer in network order (tie-break comparison)."""
+    return int(ipaddress.ip_address(addr))
+
+
+@dataclass
+class _TrackState:
+    delta: int = 0
+    fault: bool = False
+
+
+@dataclass
+class _Timers:
+    adver: float | None = None
+    """Adver_Timer deadline (MASTER)."""
+    master_down: float | None = None
+    """Master_Down_Timer deadline (BACKUP)."""
+    garp: float | None = None
+    """Delayed second GARP burst (MASTER)."""
+    garp_refresh: float | None = None
+    """Periodic GARP refresh (MASTER)."""
+
+    def clear(self) -> None:
+        self.adver = self.master_down = self.garp = self.garp_refresh = None
+
+
+@dataclass
+class _LogLimit:
+    last_s: float = float("-inf")
+    suppressed: int = 0
+
+
+class VirtualRouter:
+    """A VRRP virtual router: feed it events and timers, execute the actions it returns."""
+
+    def __init__(self, params: RouterParams) -> None:
+        self._p = params
+        self._state = State.INIT
+        self._timers = _Timers()
+        self._actions: list[act.Action] = []
+        self._trackers: dict[str, _TrackState] = {}
+        self._forced_faults: set[str] = set()
+        self._down_ifaces: set[str] = set()
+        self._master_adver_interval_cs: float = float(params.advert_int_cs)
+        self._master_address: str | None = None
+        self._master_priority: int | None = None
+        self._preempt_time: float | None = None
+        self._log_limits: dict[str, _LogLimit] = {}
+        self.stats = VrrpStats()
+        """keepalived-named counters."""
+        self.last_transition: tuple[float, str] | None = None
+        """(now, reason) of the last state change."""
+        self.sync_hold_master = False
+        """Set by a sync group to keep this router from claiming MASTER on its own."""
+        self._prio_cache = self._compute_priority()
+
+    # ---- public properties ---------------------------------------------------------------
+    @property
+    def params(self) -> RouterParams:
+        """Current parameters."""
+        return self._p
+
+    @property
+    def name(self) -> str:
+        """Instance name."""
+        return self._p.name
+
+    @property
+    def state(self) -> State:
+        """Current state."""
+        return self._state
+
+    @property
+    def effective_priority(self) -> int:
+        """Base priority plus tracker weights, clamped to 1..254 (owner stays 255)."""
+        return self._prio_cache
+
+    @property
+    def master_address(self) -> str | None:
+        """Address of the current master (ours when MASTER), None when unknown."""
+        if self._state == State.MASTER:
+            return self._p.primary_address or None
+        if self._state == State.BACKUP:
+            return self._master_address
+        return None
+
+    @property
+    def master_adver_interval_cs(self) -> float:
+        """Master_Adver_Interval (v3: learned from the master's adverts)."""
+        return self._master_adver_interval_cs
+
+    @property
+    def skew_time_cs(self) -> float:
+        """Current Skew_Time in centiseconds (from the effective priority)."""
+        return skew_time_cs(
+            self.effective_priority, self._master_adver_interval_cs, self._p.version
+        )
+
+    @property
+    def master_down_interval_cs(self) -> float:
+        """Current Master_Down_Interval in centiseconds."""
+        return master_down_interval_cs(
+            self.effective_priority,
+            self._master_adver_interval_cs,
+            self._p.version,
+            self._p.down_timer_adverts,
+        )
+
+    @property
+    def in_fault(self) -> bool:
+        """True when some fault condition holds (interface down, tracker, forced)."""
+        return bool(self._fault_reasons())
+
+    def status(self) -> dict[str, Any]:
+        """JSON-able status."""
+        return {
+            "name": self._p.name,
+            "vrid": self._p.vrid,
+            "state": self._state.value,
+            "effective_priority": self.effective_priority,
+            "base_priority": self._p.priority,
+            "master_address": self.master_address,
+            "master_adver_interval_cs": self._master_adver_interval_cs,
+            "faults": sorted(self._fault_reasons()),
+            "last_transition": list(self.last_transition) if self.last_transition else None,
+            "stats": self.stats.as_dict(),
+        }
+
+    # ---- sans-IO API ---------------------------------------------------------------------
+    def actions(self) -> list[act.Action]:
+        """Drain and return queued actions, in execution order."""
+        out, self._actions = self._actions, []
+        return out
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline (absolute monotonic seconds), or None."""
+        t = self._timers
+        ds = [d for d in (t.adver, t.master_down, t.garp, t.garp_refresh) if d is not None]
+        return min(ds) if ds else None
+
+    def handle_timer(self, now: float) -> None:
+        """Fire every timer whose deadline is <= ``now``."""
+        t = self._timers
+        if self._state == State.BACKUP and t.master_down is not None and t.master_down <= now:
+            t.master_down = None
+            if self.sync_hold_master:
+                self._log("debug", f"({self.name}) sync group holds MASTER transition")
+            else:
+                self._log("info", f"({self.name}) Receive advertisement timeout")
+                self._become_master(now, "master down timer expired")
+        if self._state == State.MASTER:
+            if t.adver is not None and t.adver <= now:
+                self._send_advert(self.effective_priority)
+                # Re-arm from the deadline, not from now, so adverts do not drift.
+                nxt = t.adver + cs_to_s(self._p.advert_int_cs)
+                t.adver = nxt if nxt > now else now + cs_to_s(self._p.advert_int_cs)
+            if t.garp is not None and t.garp <= now:
+                t.garp = None
+                self._garp(self._p.garp_master_repeat)
+            if t.garp_refresh is not None and t.garp_refresh <= now:
+                t.garp_refresh = now + self._p.garp_master_refresh_s
+                self._garp(self._p.garp_master_refresh_repeat)
+
+    def handle(self, event: ev.Event, now: float) -> None:
+        """Process one event (see :mod:`hadaemon.vrrp.events`)."""
+        if isinstance(event, ev.AdvertReceived):
+            self._on_advert(event.advert, event.src, now)
+        elif isinstance(event, ev.Startup):
+            self._startup(now)
+        elif isinstance(event, ev.Shutdown):
+            self._shutdown(now)
+        elif isinstance(event, ev.InterfaceDown):
+            self._down_ifaces.add(event.ifname)
+            self._reevaluate(now, f"interface {event.ifname} down")
+        elif isinstance(event, ev.InterfaceUp):
+            self._down_ifaces.discard(event.ifname)
+            self._reevaluate(now, f"interface {event.ifname} up")
+        elif isinstance(event, ev.TrackerChanged):
+            self._trackers[event.name] = _TrackState(event.weight_delta, event.fault)
+            self._reevaluate(now, f"tracker {event.name} changed")
+        elif isinstance(event, ev.ForceFault):
+            self._forced_faults.add(event.reason)
+            self._reevaluate(now, event.reason)
+        elif isinstance(event, ev.ClearFault):
+            self._forced_faults.discard(event.reason)
+            self._reevaluate(now, f"{event.reason} cleared")
+        elif isinstance(event, ev.ConfigChanged):
+            self._reconfigure(event.params, now)
+        else:
+            raise TypeError(f"unknown VRRP event {event!r}")
+
+    def receive(
+        self,
+        data: bytes,
+        *,
+        src: str,
+        dst: str,
+        ttl: int,
+        ifname: str = "",
+        now: float,
+        multicast: bool | None = None,
+    ) -> Advert | None:
+        """Decode a raw VRRP payload and handle it; never raises on bad input.
+
+        Every dropped packet bumps exactly one drop counter (and ``stats.rx_dropped``).
+        ``multicast`` defaults to whether ``dst`` is a multicast address. Returns the advert
+        if it was accepted, else None.
+        """
+        try:
+            if multicast is None:
+                multicast = ipaddress.ip_address(dst).is_multicast
+            ipaddress.ip_address(src)
+        except ValueError:
+            self._drop("addr_family_err", f"bad packet address src={src!r} dst={dst!r}", now)
+            return None
+        try:
+            advert = decode(
+                data, family=self._p.family, src=src, dst=dst, ttl=ttl, multicast=multicast
+            )
+        except MalformedAdvert as e:
+            self._drop(e.counter, f"from {src}: {e.message}", now)
+            return None
+        if self._on_advert(advert, src, now):
+            return advert
+        return None
+
+    # ---- helpers: logging, counting ------------------------------------------------------
+    def _log(self, level: str, msg: str) -> None:
+        self._actions.append(act.Log(level, msg))
+
+    def _drop(self, counter: str, msg: str, now: float) -> None:
+        self.stats.count_drop(counter)
+        lim = self._log_limits.setdefault(counter, _LogLimit())
+        if now - lim.last_s >= LOG_DROP_EVERY_S:
+            extra = f" ({lim.suppressed} similar suppressed)" if lim.suppressed else ""
+            self._log("info", f"({self.name}) dropped advert, {counter}: {msg}{extra}")
+            lim.last_s, lim.suppressed = now, 0
+        else:
+            lim.suppressed += 1
+
+    # ---- priority and faults -------------------------------------------------------------
+    def _iface_contrib(self) -> tuple[int, list[str]]:
+        delta, faults = 0, []
+        p = self._p
+        if p.interface and not p.dont_track_primary and p.interface in self._down_ifaces:
+            faults.append(f"interface {p.interface} down")
+        for t in p.track_interfaces:
+            up = t.ifname not in self._down_ifaces
+            if t.reverse:
+                up = not up
+            if t.weight == 0:
+                if not up:
+                    faults.append(f"tracked interface {t.ifname} down")
+            elif (t.weight > 0 and up) or (t.weight < 0 and not up):
+                delta += t.weight
+        return delta, faults
+
+    def _fault_reasons(self) -> list[str]:
+        _, faults = self._iface_contrib()
+        faults += [f"tracker {k} fault" for k, v in self._trackers.items() if v.fault]
+        faults += sorted(self._forced_faults)
+        return faults
+
+    def _compute_priority(self) -> int:
+        base = self._p.priority
+        if base == PRIO_OWNER:
+            # An owner stays the owner: trackers cannot lower it (keepalived).
+            return PRIO_OWNER
+        delta, _ = self._iface_contrib()
+        delta += sum(v.delta for v in self._trackers.values())
+        return max(1, min(PRIO_OWNER - 1, base + delta))
+
+    def _reevaluate(self, now: float, reason: str) -> None:
+        old_prio = self._prio_cache
+        self._prio_cache = self._compute_priority()
+        if self._prio_cache != old_prio:
+            self._log(
+                "info",
+                f"({self.name}) Changing effective priority from {old_prio} to {self._prio_cache}",
+            )
+        faults = self._fault_reasons()
+        if self._state in (State.INIT, State.STOP):
+            return
+        if faults and self._state != State.FAULT:
+            self._enter_fault(now, faults[0])
+        elif not faults and self._state == State.FAULT:
+            self._log("info", f"({self.name}) Leaving FAULT state")
+            self._enter_initial(now, reason)
+        elif self._state == State.BACKUP and self._prio_cache != old_prio:
+            # Skew_Time depends on the priority: keep the master down deadline consistent
+            # only when it is not a short prio-0 wait.
+            pass
+
+    # ---- state changes -------------------------------------------------------------------
+    def _change_state(self, new: State, now: float, reason: str) -> None:
+        old = self._state
+        if new not in TRANSITIONS[old]:
+            raise AssertionError(f"illegal VRRP transition {old} -> {new}")
+        self._state = new
+        self.last_transition = (now, reason)
+        if old == State.MASTER:
+            self.stats.release_master += 1
+        if new == State.MASTER:
+            self.stats.become_master += 1
+        self._log("info", f"({self.name}) Entering {new.value} STATE")
+        self._actions.append(
+            act.StateChanged(self.name, old.value, new.value, reason, self.effective_priority)
+        )
+
+    def _notify(self, state: State) -> None:
+        self._actions.append(act.RunNotify(self.name, state.value, self.effective_priority))
+
+    def _all_vips(self) -> tuple[str, ...]:
+        return self._p.addresses + self._p.excluded_addresses
+
+    def _startup(self, now: float) -> None:
+        if self._state not in (State.INIT, State.STOP):
+            return  # idempotent
+        self._master_adver_interval_cs = float(self._p.advert_int_cs)
+        self._prio_cache = self._compute_priority()
+        faults = self._fault_reasons()
+        if faults:
+            self._enter_fault(now, faults[0])
+            return
+        self._enter_initial(now, "startup")
+
+    def _enter_initial(self, now: float, reason: str) -> None:
+        """Init/fault-recovery: owner -> MASTER, else BACKUP with the right first wait."""
+        p = self._p
+        self._master_adver_interval_cs = float(p.advert_int_cs)
+        self._master_address = None
+        self._master_priority = None
+        self._preempt_time = None
+        if self.effective_priority == PRIO_OWNER and p.initial_state != "BACKUP":
+            self._become_master(now, f"{reason}: address owner")
+            return
+        self._timers.clear()
+        if p.initial_state == "MASTER":
+            # keepalived: a non-owner configured MASTER waits one interval + minimum skew.
+            wait_cs = p.advert_int_cs + skew_time_cs(PRIO_OWNER, p.advert_int_cs, p.version)
+        else:
+            wait_cs = self.master_down_interval_cs
+        self._timers.master_down = now + cs_to_s(wait_cs)
+        self._change_state(State.BACKUP, now, reason)
+        self._notify(State.BACKUP)
+
+    def _become_master(self, now: float, reason: str) -> None:
+        p = self._p
+        self._timers.clear()
+        self._preempt_time = None
+        self._master_priority = None
+        self._change_state(State.MASTER, now, reason)
+        # keepalived sends the advert before adding VIPs so the old master drops them first.
+        self._send_advert(self.effective_priority)
+        self._timers.adver = now + cs_to_s(p.advert_int_cs)
+        vips = self._all_vips()
+        if vips:
+            self._actions.append(act.AddVips(self.name, p.interface, vips))
+            self._garp(p.garp_master_repeat)
+            if p.garp_master_delay_s > 0:
+                self._timers.garp = now + p.garp_master_delay_s
+            if p.garp_master_refresh_s > 0:
+                self._timers.garp_refresh = now + p.garp_master_refresh_s
+        self._notify(State.MASTER)
+
+    def _leave_master(self) -> None:
+        vips = self._all_vips()
+        if vips:
+            self._actions.append(act.DelVips(self.name, self._p.interface, vips))
+
+    def _become_backup(self, now: float, reason: str) -> None:
+        was_master = self._state == State.MASTER
+        self._timers.clear()
+        self._timers.master_down = now + cs_to_s(self.master_down_interval_cs)
+        if was_master:
+            self._leave_master()
+        self._change_state(State.BACKUP, now, reason)
+        self._notify(State.BACKUP)
+
+    def _enter_fault(self, now: float, reason: str) -> None:
+        if self._state == State.MASTER:
+            self._send_advert(0)
+            self._leave_master()
+        self._timers.clear()
+        self._master_address = None
+        self._log("info", f"({self.name}) Entering FAULT state ({reason})")
+        self._change_state(State.FAULT, now, reason)
+        self._notify(State.FAULT)
+
+    def _shutdown(self, now: float) -> None:
+        if self._state in (State.STOP, State.INIT):
+            if self._state == State.INIT:
+                self._state = State.STOP
+            return
+        if self._state == State.MASTER:
+            self._send_advert(0)
+            self._leave_master()
+        self._timers.clear()
+        self._log("info", f"({self.name}) Stopping")
+        self._change_state(State.STOP, now, "shutdown")
+        self._notify(State.STOP)
+
+    # ---- public forcing (sync groups) -----------------------------------------------------
+    def force_master(self, now: float, reason: str) -> None:
+        """Sync group: a member became MASTER, so this BACKUP member follows."""
+        if self._state == State.BACKUP and not self.in_fault:
+            self._become_master(now, reason)
+
+    def force_backup(self, now: float, reason: str) -> None:
+        """Sync group: a member left MASTER for BACKUP, so this MASTER member follows."""
+        if self._state == State.MASTER:
+            self._become_backup(now, reason)
+
+    # ---- adverts -------------------------------------------------------------------------
+    def _make_advert(self, priority: int) -> Advert:
+        p = self._p
+        return Advert(
+            version=p.version,
+            vrid=p.vrid,
+            priority=priority,
+            count_ip=len(p.addresses),
+            auth_type=p.auth_type if p.version == 2 else AUTH_NONE,
+            adver_int_cs=p.advert_int_cs,
+            checksum=0,
+            addresses=p.vip_hosts,
+            auth_data=p.auth_pass if (p.version == 2 and p.auth_type == AUTH_PASS) else b"",
+            family=p.family,
+        )
+
+    def _send_advert(self, priority: int) -> None:
+        self.stats.advert_sent += 1
+        if priority == 0:
+            self.stats.pri_zero_sent += 1
+        self._actions.append(act.SendAdvert(self.name, self._make_advert(priority), None))
+
+    def _garp(self, repeat: int) -> None:
+        if repeat <= 0:
+            return
+        hosts = tuple(_host(a) for a in self._all_vips())
+        self._actions.append(
+            act.SendGratuitous(
+                self.name, self._p.interface, hosts, repeat, self._p.garp_interval_s
+            )
+        )
+
+    def _check_advert(self, a: Advert, src: str, now: float) -> bool:
+        """Instance checks (RFC 3768/5798 §7.1 after the packet checks). False = dropped."""
+        p = self._p
+        if a.family != p.family:
+            self._drop("addr_family_err", f"IPv{a.family} advert on IPv{p.family} instance", now)
+            return False
+        if a.version != p.version:
+            self._drop("vers_err", f"version {a.version} advert, ours is {p.version}", now)
+            return False
+        if a.vrid != p.vrid:
+            self._drop("vrid_err", f"VRID {a.vrid}, ours is {p.vrid}", now)
+            return False
+        if p.version == 2:
+            if a.auth_type != p.auth_type:
+                self._drop(
+                    "authtype_mismatch", f"auth type {a.auth_type}, ours is {p.auth_type}", now
+                )
+                return False
+            if p.auth_type == AUTH_PASS:
+                want = p.auth_pass[:AUTH_DATA_LEN].ljust(AUTH_DATA_LEN, b"\0")
+                if a.auth_data.ljust(AUTH_DATA_LEN, b"\0") != want:
+                    self._drop("auth_failure", f"from {src}: wrong password", now)
+                    return False
+            if a.adver_int_cs != p.advert_int_cs:
+                # RFC 3768 §7.1: MUST discard.
+                self._drop(
+                    "advert_interval_err",
+                    f"advert interval {a.adver_int_cs // 100}s from {src}, "
+                    f"ours is {p.advert_int_cs // 100}s",
+                    now,
+                )
+                return False
+        if not p.skip_check_adv_addr and a.priority != 0 and p.addresses:
+            try:
+                mismatch = sorted(map(_host, a.addresses)) != sorted(p.vip_hosts)
+            except ValueError:
+                mismatch = True
+            if mismatch:
+                # keepalived logs and counts but does not drop (§4.4).
+                self.stats.addr_list_err += 1
+                lim = self._log_limits.setdefault("addr_list_err", _LogLimit())
+                if now - lim.last_s >= LOG_DROP_EVERY_S:
+                    self._log(
+                        "info",
+                        f"({self.name}) ip address associated with VRID "
+                        f"{p.vrid} not present in MASTER advert : {src}",
+                    )
+                    lim.last_s = now
+        return True
+
+    def _on_advert(self, a: Advert, src: str, now: float) -> bool:
+        try:
+            src = str(ipaddress.ip_address(src))
+        except ValueError:
+            self._drop("addr_family_err", f"bad source address {src!r}", now)
+            return False
+        if not self._check_advert(a, src, now):
+            return False
+        self.stats.advert_rcvd += 1
+        if a.priority == 0:
+            self.stats.pri_zero_rcvd += 1
+        if self._state == State.BACKUP:
+            self._backup_rx(a, src, now)
+        elif self._state == State.MASTER:
+            self._master_rx(a, src, now)
+        return True
+
+    def _backup_rx(self, a: Advert, src: str, now: float) -> None:
+        p = self._p
+        prio = self.effective_priority
+        if a.priority == 0:
+            # RFC 5798 §6.4.2: Master_Down_Timer = Skew_Time.
+            self._timers.master_down = now + cs_to_s(self.skew_time_cs)
+            self._log("info", f"({self.name}) Backup received priority 0 advertisement")
+            return
+        delaying = p.preempt_delay_s > 0 and (
+            self._preempt_time is None or now < self._preempt_time
+        )
+        if not p.preempt or a.priority >= prio or delaying:
+            if p.preempt_delay_s > 0:
+                if a.priority > prio:
+                    self._preempt_time = None
+                elif a.priority < prio and self._preempt_time is None:
+                    self._preempt_time = now + p.preempt_delay_s
+                    self._log(
+                        "info",
+                        f"({self.name}) received lower priority ({a.priority}) advert "
+                        f"from {src} - preempt delayed {p.preempt_delay_s:g}s",
+                    )
+            if p.version == 3 and a.adver_int_cs != self._master_adver_interval_cs:
+                if a.adver_int_cs != p.advert_int_cs:
+                    self.stats.advert_interval_err += 1
+                self._master_adver_interval_cs = float(a.adver_int_cs)
+            self._master_address = src
+            self._master_priority = a.priority
+            self._timers.master_down = now + cs_to_s(self.master_down_interval_cs)
+            return
+        self._log(
+            "info",
+            f"({self.name}) received lower priority ({a.priority}) advert from {src} - discarding",
+        )
+
+    def _master_rx(self, a: Advert, src: str, now: float) -> None:
+        p = self._p
+        prio = self.effective_priority
+        if a.priority == 0:
+            self._send_advert(prio)
+            self._timers.adver = now + cs_to_s(p.advert_int_cs)
+            return
+        ours = p.primary_address
+        higher_addr = False
+        if a.priority == prio:
+            if ours and _addr_int(src) == _addr_int(ours):
+                self._log(
+                    "warning",
+                    f"({self.name}) Received advert from {src} with same priority {prio} and "
+                    "same IP address as ours",
+                )
+                return
+            higher_addr = not ours or _addr_int(src) > _addr_int(ours)
+        if a.priority > prio or higher_addr:
+            if a.priority > prio:
+                why = f"higher priority {a.priority}, ours {prio}"
+            else:
+                why = f"same priority {prio} but higher IP address than ours"
+            self._log("info", f"({self.name}) Master received advert from {src} with {why}")
+            if p.version == 3:
+                self._master_adver_interval_cs = float(a.adver_int_cs)
+            self._master_address = src
+            self._master_priority = a.priority
+            self._become_backup(now, f"advert from {src} with {why}")
+            return
+        if p.lower_prio_no_advert:
+            self._log(
+                "info",
+                f"({self.name}) Received advert from {src} with lower priority {a.priority}, "
+                f"ours {prio}",
+            )
+            return
+        self._log(
+            "info",
+            f"({self.name}) Received advert from {src} with lower priority {a.priority}, "
+            f"ours {prio}, forcing new election",
+        )
+        self._send_advert(prio)
+
+    # ---- reload --------------------------------------------------------------------------
+    def _reconfigure(self, params: RouterParams, now: float) -> None:
+        old = self._p
+        if (params.vrid, params.family, params.version) != (old.vrid, old.family, old.version):
+            raise ValueError("VRID/family/version change needs a new VirtualRouter")
+        old_vips = set(old.addresses + old.excluded_addresses)
+        self._p = params
+        if self._state == State.MASTER:
+            new_vips = set(params.addresses + params.excluded_addresses)
+            gone = tuple(a for a in old.addresses + old.excluded_addresses if a not in new_vips)
+            added = tuple(
+                a for a in params.addresses + params.excluded_addresses if a not in old_vips
+            )
+            if gone:
+                self._actions.append(act.DelVips(self.name, params.interface, gone))
+            if added:
+                self._actions.append(act.AddVips(self.name, params.interface, added))
+        self._reevaluate(now, "reload")
+
+
+def group_address(family: int) -> str:
+    """The VRRP multicast group for ``family``."""
+    return VRRP_MCAST_V4 if family == 4 else VRRP_MCAST_V6
+
+
+__all__ = ["PRIO_OWNER", "RouterParams", "TrackedInterface", "VirtualRouter", "group_address"]
