@@ -1,0 +1,552 @@
+"""nftables backend (python3-nftables / libnftables): the default LVS data path.
+
+Layout (see docs/lvs.md and reference/datapath.md §1–2)::
+
+    table ip hadaemon {                                  # NAT services
+      map svc { type ipv4_addr . inet_proto . inet_service : verdict }  # VIP·proto·port → vs_*
+      map fwm { type mark : verdict }                                   # fwmark → jump vs_*
+      chain prerouting { type nat hook prerouting priority dstnat; policy accept;
+        ip daddr . meta l4proto . th dport vmap @svc
+        meta mark vmap @fwm }
+      set p_<vs>__<rs> { type ipv4_addr; flags dynamic,timeout; timeout <persistence>s }
+      chain vs_<vs> {                        # one per virtual server
+        ip saddr & <granularity> @p_<vs>__<rs> goto rs_<vs>__<rs>     # persistence, per server
+        <numgen inc | numgen random | jhash ip saddr [. th sport]> mod N vmap { slot : goto rs_… }
+        counter                              # packets that found no server
+      }
+      chain rs_<vs>__<rs> { [update @p_…] counter [meta l4proto tcp] dnat to <rs>[:port] }
+    }
+    table netdev hadaemon {                       # DR services (stateless, before conntrack)
+      map svc { … }  chain ing_<dev> { type filter hook ingress device <dev> … vmap @svc }
+      chain vs_<vs> { jhash ip saddr . th sport mod N vmap { … } }     # flow hash, never numgen
+      chain rs_<vs>__<rs> { counter fwd ip to <rs> device <dev> }
+    }
+
+Design rules forced by nftables 1.0.6 (datapath.md §1 caveats): no ``typeof`` sets/maps, no
+named maps with concatenated data, hash/numgen keys only in *anonymous* verdict maps. Every change
+is one text buffer passed to one ``Nftables.cmd()`` call = one kernel transaction (all or nothing).
+
+Every rule carries a comment ``hd <fingerprint> …`` so that :meth:`NftBackend.read_actual` can
+tell, from a listing, whether a service is intact; a rule or element deleted by hand makes the
+service "damaged" and the next reconcile rewrites it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hadaemon.lvs import sched
+from hadaemon.lvs.backend import BackendError
+from hadaemon.lvs.model import Match, Real, Service, real_tag
+from hadaemon.lvs.reconcile import (
+    ActualState,
+    AddService,
+    DeleteService,
+    EnsureBase,
+    Op,
+    UpdateService,
+)
+
+log = logging.getLogger("hadaemon.lvs.nft")
+
+TABLE = "hadaemon"
+NAT_T = f"ip {TABLE}"
+DR_T = f"netdev {TABLE}"
+_COMMENT = re.compile(r"^hd ([0-9a-f]+) (\d+)/(\d+)(?: m=(\d+) r=(\d+))?$")
+
+
+def vs_chain(name: str) -> str:
+    return f"vs_{name}"
+
+
+def rs_chain(name: str, r: Real) -> str:
+    return f"rs_{name}__{real_tag(r)}"
+
+
+def p_set(name: str, r: Real) -> str:
+    return f"p_{name}__{real_tag(r)}"
+
+
+def _table(svc: Service) -> str:
+    return DR_T if svc.method == "DR" else NAT_T
+
+
+def _fam(svc: Service) -> str:
+    return "netdev" if svc.method == "DR" else "ip"
+
+
+def _q(s: str) -> str:
+    return json.dumps(s)
+
+
+def _elem_key(m: Match) -> str:
+    return str(m.fwmark) if m.fwmark else f"{m.address} . {m.protocol} . {m.port}"
+
+
+def _elem_map(m: Match) -> str:
+    return "fwm" if m.fwmark else "svc"
+
+
+@dataclass
+class _Owned:
+    """Objects of one service in the kernel (or as last applied)."""
+
+    family: str
+    fingerprint: str = ""
+    chains: set[str] = field(default_factory=set)
+    sets: set[str] = field(default_factory=set)
+    keys: set[tuple[str, str]] = field(default_factory=set)  # (map, element key text)
+
+
+def _hash_key(svc: Service, flow: bool) -> str:
+    key = "ip saddr"
+    if (svc.hash_port or flow) and not any(m.fwmark for m in svc.matches):
+        key += " . th sport"
+    return key
+
+
+def scheduler_rule(svc: Service) -> str | None:
+    """The scheduling statement of a service (None when no server may take new connections)."""
+    active = svc.active_reals
+    if not active:
+        return None
+    targets = [rs_chain(svc.name, r) for r in active]
+    weights = [r.weight for r in active]
+    dr = svc.method == "DR"
+    s = svc.scheduler
+    if s == "fo":
+        best = max(range(len(active)), key=lambda i: (weights[i], -i))
+        return f"goto {targets[best]}"
+    if s == "mh":
+        size = sched.maglev_size(len(active))
+        table = sched.maglev_table([str(r) for r in active], weights, size)
+        key = f"jhash {_hash_key(svc, False)} mod {size} seed {svc.seed:#x}"
+        return f"{key} vmap {{ {_ranges(sched.compress(table), targets)} }}"
+    if s == "random" and not dr:
+        mod, ranges = sched.random_ranges(weights)
+        return f"numgen random mod {mod} vmap {{ {_ranges(ranges, targets)} }}"
+    if s == "rr":
+        slots = list(range(len(active)))
+    else:
+        slots = sched.smooth_wrr_slots(weights)
+    if s == "sh" or dr:
+        # sh, and every scheduler in DR: stateless, so hash the flow (never numgen per packet)
+        key = f"jhash {_hash_key(svc, dr and s != 'sh')} mod {len(slots)} seed {svc.seed:#x}"
+    else:
+        key = f"numgen inc mod {len(slots)}"
+    return f"{key} vmap {{ {_ranges(sched.compress(slots), targets)} }}"
+
+
+def _ranges(ranges: Sequence[tuple[int, int, int]], targets: Sequence[str]) -> str:
+    parts = []
+    for lo, hi, i in ranges:
+        k = str(lo) if lo == hi else f"{lo}-{hi}"
+        parts.append(f"{k} : goto {targets[i]}")
+    return ", ".join(parts)
+
+
+def _rs_rule(svc: Service, r: Real) -> str:
+    parts: list[str] = []
+    if svc.persistence_timeout_s:
+        mask = svc.persistence_granularity
+        parts.append(f"update @{p_set(svc.name, r)} {{ ip saddr & {mask} }}")
+    parts.append("counter")
+    if svc.method == "DR":
+        parts.append(f"fwd ip to {r.address} device {_q(r.device)}")
+    else:
+        protos = {m.protocol for m in svc.matches if not m.fwmark}
+        fwmark = any(m.fwmark for m in svc.matches)
+        if r.port and not fwmark and len(protos) == 1:
+            parts.append(f"meta l4proto {protos.pop()} dnat to {r.address}:{r.port}")
+        else:
+            parts.append(f"dnat to {r.address}")
+    return " ".join(parts)
+
+
+def render_service(
+    svc: Service, old: _Owned | None, recreate_sets: bool
+) -> tuple[list[str], _Owned]:
+    """Commands making the kernel objects of ``svc`` exactly as desired, and its owned set."""
+    t = _table(svc)
+    fp = svc.fingerprint()
+    vs = vs_chain(svc.name)
+    new = _Owned(_fam(svc), fp)
+    cmds = [f"add chain {t} {vs}", f"flush chain {t} {vs}"]
+    new.chains.add(vs)
+    want_rs = {rs_chain(svc.name, r): r for r in svc.reals}
+    want_sets = {p_set(svc.name, r): r for r in svc.reals} if svc.persistence_timeout_s else {}
+    if old is not None:
+        for ch in sorted(old.chains - set(want_rs) - {vs}):
+            cmds.append(f"flush chain {t} {ch}")
+        for st in sorted(old.sets - set(want_sets)):
+            cmds.append(f"delete set {t} {st}")
+        for ch in sorted(old.chains - set(want_rs) - {vs}):
+            cmds.append(f"delete chain {t} {ch}")
+    for ch in want_rs:
+        cmds += [f"add chain {t} {ch}", f"flush chain {t} {ch}"]
+        new.chains.add(ch)
+    for st, r in want_sets.items():
+        if old is not None and st in old.sets and recreate_sets:
+            cmds.append(f"delete set {t} {st}")
+        cmds.append(
+            f"add set {t} {st} {{ type ipv4_addr; flags dynamic,timeout; "
+            f"timeout {svc.persistence_timeout_s}s; }}"
+        )
+        if r.weight <= 0:
+            cmds.append(f"flush set {t} {st}")
+        new.sets.add(st)
+    for ch, r in want_rs.items():
+        cmds.append(f"add rule {t} {ch} {_rs_rule(svc, r)} comment {_q(f'hd {fp} 0/1')}")
+    vs_rules: list[str] = []
+    if svc.persistence_timeout_s:
+        for r in svc.active_reals:
+            vs_rules.append(
+                f"ip saddr & {svc.persistence_granularity} @{p_set(svc.name, r)} "
+                f"goto {rs_chain(svc.name, r)}"
+            )
+    sr = scheduler_rule(svc)
+    if sr is not None:
+        vs_rules.append(sr)
+    n = len(vs_rules)
+    for i, rule in enumerate(vs_rules):
+        cmds.append(f"add rule {t} {vs} {rule} comment {_q(f'hd {fp} {i}/{n}')}")
+    cmds.append(
+        f"add rule {t} {vs} counter comment "
+        f"{_q(f'hd {fp} {n}/{n} m={len(svc.matches)} r={len(svc.reals)}')}"
+    )
+    want_keys = {(_elem_map(m), _elem_key(m)) for m in svc.matches}
+    old_keys = old.keys if old is not None else set()
+    for mp, k in sorted(old_keys - want_keys):
+        cmds.append(f"delete element {t} {mp} {{ {k} }}")
+    for mp, k in sorted(want_keys - old_keys):
+        cmds.append(f"add element {t} {mp} {{ {k} : jump {vs} }}")
+    new.keys = want_keys
+    return cmds, new
+
+
+def render_delete(owned: _Owned) -> list[str]:
+    """Commands removing every object of one service."""
+    t = f"{owned.family} {TABLE}"
+    cmds = [f"delete element {t} {mp} {{ {k} }}" for mp, k in sorted(owned.keys)]
+    cmds += [f"flush chain {t} {ch}" for ch in sorted(owned.chains)]
+    cmds += [f"delete set {t} {st}" for st in sorted(owned.sets)]
+    cmds += [f"delete chain {t} {ch}" for ch in sorted(owned.chains)]
+    return cmds
+
+
+def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]:
+    """Tables, dispatch maps and hook chains."""
+    cmds = [
+        f"add table {NAT_T}",
+        f"add map {NAT_T} svc {{ type ipv4_addr . inet_proto . inet_service : verdict; }}",
+        f"add map {NAT_T} fwm {{ type mark : verdict; }}",
+        f"add chain {NAT_T} prerouting {{ type nat hook prerouting priority dstnat; "
+        "policy accept; }",
+        f"flush chain {NAT_T} prerouting",
+        f"add rule {NAT_T} prerouting ip daddr . meta l4proto . th dport vmap @svc "
+        'comment "hd base"',
+        f'add rule {NAT_T} prerouting meta mark vmap @fwm comment "hd base"',
+        f"add table {DR_T}",
+        f"add map {DR_T} svc {{ type ipv4_addr . inet_proto . inet_service : verdict; }}",
+        f"add map {DR_T} fwm {{ type mark : verdict; }}",
+    ]
+    for dev in sorted(set(old_devices) - set(devices)):
+        cmds.append(f"delete chain {DR_T} {_ing(dev)}")
+    for dev in devices:
+        cmds += [
+            f"add chain {DR_T} {_ing(dev)} {{ type filter hook ingress device {_q(dev)} "
+            "priority 0; policy accept; }",
+            f"flush chain {DR_T} {_ing(dev)}",
+            f"add rule {DR_T} {_ing(dev)} ip daddr . meta l4proto . th dport vmap @svc "
+            f"comment {_q('hd base dev=' + dev)}",
+        ]
+    return cmds
+
+
+def _ing(dev: str) -> str:
+    # "?ing_x": a hook chain found in the kernel whose device is unknown (damaged comment)
+    if dev.startswith("?"):
+        return dev[1:]
+    return "ing_" + re.sub(r"[^A-Za-z0-9]+", "_", dev)
+
+
+class NftBackend:
+    """The nftables data path. Loads libnftables lazily (only the LVS worker does)."""
+
+    name = "nft"
+
+    def __init__(self) -> None:
+        import nftables  # python3-nftables
+
+        self._nft = nftables.Nftables()
+        self._nft.set_json_output(True)
+        self._nft.set_handle_output(False)
+        self._owned: dict[str, _Owned] = {}
+        self._applied: dict[str, Service] = {}
+        self._devices: tuple[str, ...] = ()
+        self._base = False
+        #: the text of the last batch (for logs and the listing test)
+        self.last_batch = ""
+
+    # -- low level -------------------------------------------------------------------------
+    def run(self, text: str) -> str:
+        """Run nft commands as one transaction; raise :class:`BackendError` with nft's error."""
+        rc, out, err = self._nft.cmd(text)
+        if rc != 0:
+            raise BackendError((err or out or f"nft rc={rc}").strip())
+        return str(out)
+
+    def list_ruleset(self) -> list[dict[str, Any]]:
+        """Both hadaemon tables as nft JSON objects ([] when absent)."""
+        objs: list[dict[str, Any]] = []
+        for t in (NAT_T, DR_T):
+            rc, out, err = self._nft.cmd(f"list table {t}")
+            if rc != 0:
+                continue
+            objs += [o for o in json.loads(out)["nftables"] if "metainfo" not in o]
+        return objs
+
+    # -- Backend protocol ------------------------------------------------------------------
+    def cached_actual(self) -> ActualState:
+        return ActualState(
+            {n: o.fingerprint for n, o in self._owned.items()}, self._base, self._devices
+        )
+
+    def read_actual(self) -> ActualState:
+        """Parse the kernel tables; damaged services get an empty fingerprint."""
+        objs = self.list_ruleset()
+        owned, base_ok, devices = _parse(objs)
+        self._owned = owned
+        self._base = base_ok
+        self._devices = devices
+        self._applied = {
+            n: s
+            for n, s in self._applied.items()
+            if n in owned and owned[n].fingerprint == s.fingerprint()
+        }
+        return self.cached_actual()
+
+    def apply(self, ops: Sequence[Op], desired: Sequence[Service]) -> None:
+        """Render ``ops`` into one nft transaction; on failure nothing changes."""
+        if not ops:
+            return
+        cmds: list[str] = []
+        owned = {
+            n: _Owned(o.family, o.fingerprint, set(o.chains), set(o.sets), set(o.keys))
+            for n, o in self._owned.items()
+        }
+        devices, base = self._devices, self._base
+        applied = dict(self._applied)
+        # deletes first (frees dispatch keys), then the rest
+        for op in ops:
+            if isinstance(op, DeleteService):
+                o = owned.pop(op.name, None)
+                applied.pop(op.name, None)
+                if o is not None:
+                    cmds += render_delete(o)
+        for op in ops:
+            if isinstance(op, EnsureBase):
+                cmds = render_base(op.devices, devices) + cmds
+                devices, base = op.devices, True
+            elif isinstance(op, AddService | UpdateService):
+                svc = op.service
+                old = owned.get(svc.name)
+                if old is not None and old.family != _fam(svc):
+                    cmds += render_delete(old)
+                    old = None
+                prev = applied.get(svc.name)
+                recreate = prev is None or (
+                    prev.persistence_timeout_s,
+                    prev.persistence_granularity,
+                ) != (svc.persistence_timeout_s, svc.persistence_granularity)
+                c, new = render_service(svc, old, recreate)
+                cmds += c
+                owned[svc.name] = new
+                applied[svc.name] = svc
+        text = "\n".join(cmds) + "\n"
+        self.last_batch = text
+        try:
+            self.run(text)
+        except BackendError as e:
+            log.error("nft transaction failed, previous rules kept: %s", e)
+            raise
+        self._owned, self._devices, self._base, self._applied = owned, devices, base, applied
+
+    def counters(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Per real server counters from the ``rs_*`` chains.
+
+        NAT: the rule sits in a nat chain, which sees the first packet of each connection, so
+        ``conns`` is the number of connections scheduled to the server. DR: the netdev chain sees
+        every packet from clients, so ``packets``/``bytes`` are IPVS's InPkts/InBytes.
+        """
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for o in self.list_ruleset():
+            rule = o.get("rule")
+            if not rule or not rule["chain"].startswith("rs_"):
+                continue
+            svc_name, _, tag = rule["chain"][3:].partition("__")
+            fam = rule["family"]
+            for e in rule["expr"]:
+                if "counter" in e:
+                    c = e["counter"]
+                    entry = (
+                        {"conns": c["packets"]}
+                        if fam == "ip"
+                        else {"packets": c["packets"], "bytes": c["bytes"]}
+                    )
+                    entry.setdefault("packets", c["packets"])
+                    entry.setdefault("bytes", c["bytes"])
+                    target = _rule_target(rule)
+                    out.setdefault(svc_name, {})[target or tag] = entry
+        return out
+
+    def destroy(self) -> None:
+        """Delete both tables (idempotent)."""
+        for t in (NAT_T, DR_T):
+            self._nft.cmd(f"delete table {t}")
+        self._owned.clear()
+        self._applied.clear()
+        self._devices = ()
+        self._base = False
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "services": sorted(self._owned), "devices": self._devices}
+
+
+def _rule_target(rule: dict[str, Any]) -> str:
+    for e in rule["expr"]:
+        if "dnat" in e:
+            addr, port = e["dnat"].get("addr"), e["dnat"].get("port")
+            return f"{addr}:{port or 0}"
+        if "fwd" in e:
+            return f"{e['fwd'].get('addr')}:0"
+    return ""
+
+
+def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[str, ...]]:
+    """Rebuild the owned-object view from a listing of both tables."""
+    tables = {o["table"]["family"] for o in objs if "table" in o}
+    chains: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    hooks: dict[tuple[str, str], dict[str, Any]] = {}
+    sets: dict[tuple[str, str], dict[str, Any]] = {}
+    maps: dict[tuple[str, str], dict[str, Any]] = {}
+    for o in objs:
+        if "chain" in o:
+            c = o["chain"]
+            chains[(c["family"], c["name"])] = []
+            if "hook" in c:
+                hooks[(c["family"], c["name"])] = c
+        elif "rule" in o:
+            r = o["rule"]
+            chains.setdefault((r["family"], r["chain"]), []).append(r)
+        elif "set" in o:
+            sets[(o["set"]["family"], o["set"]["name"])] = o["set"]
+        elif "map" in o:
+            maps[(o["map"]["family"], o["map"]["name"])] = o["map"]
+    base_ok = {"ip", "netdev"} <= tables and all(
+        (f, m) in maps for f in ("ip", "netdev") for m in ("svc", "fwm")
+    )
+    pre = chains.get(("ip", "prerouting"))
+    if pre is None or len(pre) != 2 or any(r.get("comment") != "hd base" for r in pre):
+        base_ok = False
+    devices: list[str] = []
+    for (fam, name), _c in hooks.items():
+        if fam == "netdev" and name.startswith("ing_"):
+            # nft 1.0.6 JSON does not list a netdev chain's device: it is kept in the comment
+            rules = chains.get((fam, name), [])
+            comment = str(rules[0].get("comment", "")) if len(rules) == 1 else ""
+            if not comment.startswith("hd base dev="):
+                base_ok = False
+                devices.append("?" + name)
+            else:
+                devices.append(comment[len("hd base dev=") :])
+    owned: dict[str, _Owned] = {}
+
+    def get(fam: str, svc: str) -> _Owned:
+        return owned.setdefault(svc, _Owned(fam))
+
+    for (fam, name), mp in maps.items():
+        for elem in mp.get("elem", []) or []:
+            key, verdict = elem
+            target = verdict.get("jump", {}).get("target", "")
+            if not target.startswith("vs_"):
+                continue
+            get(fam, target[3:]).keys.add((name, _key_text(key)))
+    for fam, name in sets:
+        if name.startswith("p_"):
+            get(fam, name[2:].partition("__")[0]).sets.add(name)
+    counts: dict[str, tuple[int, int]] = {}
+    damaged: set[str] = set()
+    fps: dict[str, set[str]] = {}
+    for (fam, name), rules in chains.items():
+        if name.startswith("vs_"):
+            svc = name[3:]
+            get(fam, svc).chains.add(name)
+            seen = []
+            for r in rules:
+                mt = _COMMENT.match(r.get("comment", ""))
+                if not mt:
+                    damaged.add(svc)
+                    continue
+                fps.setdefault(svc, set()).add(mt.group(1))
+                seen.append((int(mt.group(2)), int(mt.group(3))))
+                if mt.group(4) is not None:
+                    counts[svc] = (int(mt.group(4)), int(mt.group(5)))
+            if not seen or seen != [(i, seen[0][1]) for i in range(seen[0][1] + 1)]:
+                damaged.add(svc)
+        elif name.startswith("rs_"):
+            svc = name[3:].partition("__")[0]
+            get(fam, svc).chains.add(name)
+            mt = _COMMENT.match(rules[0].get("comment", "")) if len(rules) == 1 else None
+            if not mt:
+                damaged.add(svc)
+            else:
+                fps.setdefault(svc, set()).add(mt.group(1))
+    for svc, ow in owned.items():
+        f = fps.get(svc, set())
+        m_r = counts.get(svc)
+        ok = (
+            svc not in damaged
+            and len(f) == 1
+            and m_r is not None
+            and len(ow.keys) == m_r[0]
+            and len([c for c in ow.chains if c.startswith("rs_")]) == m_r[1]
+        )
+        ow.fingerprint = f.pop() if ok else ""
+    return owned, base_ok, tuple(sorted(devices))
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, dict) and "concat" in key:
+        a, p, port = key["concat"]
+        return f"{a} . {p} . {port}"
+    return str(key)
+
+
+def check_service(svc: Service) -> list[str]:
+    """What this backend cannot do for ``svc`` (empty list when it can)."""
+    problems: list[str] = []
+    where = ", ".join(str(m) for m in svc.matches)
+    if svc.method == "TUN":
+        problems.append(
+            f"virtual server {where}: lvs_method TUN is not supported by the nftables "
+            "data path (use NAT or DR, or a kernel with IPVS)"
+        )
+    fam = {ipaddress.ip_address(m.address).version for m in svc.matches if not m.fwmark}
+    fam |= {ipaddress.ip_address(r.address).version for r in svc.reals}
+    if 6 in fam or svc.family == 6:
+        problems.append(
+            f"virtual server {where}: IPv6 is not supported by the nftables data path yet"
+        )
+    if svc.method == "DR" and any(m.fwmark for m in svc.matches):
+        problems.append(
+            f"virtual server {where}: fwmark with lvs_method DR is not supported by "
+            "the nftables data path (marks are set after netdev ingress)"
+        )
+    return problems
