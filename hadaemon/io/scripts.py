@@ -1,0 +1,294 @@
+"""Running notify and track scripts without ever blocking the VRRP loop.
+
+- :class:`ScriptRunner` spawns scripts asynchronously (own process group), kills the whole group
+  after the timeout (SIGTERM, then SIGKILL after a grace), reaps everything on ``stop()``.
+- :func:`check_script_security` implements keepalived's ``enable_script_security``: a script run
+  as root must not be writable, nor be in a directory writable, by a non-root user.
+- :class:`NotifyFifo` writes keepalived's FIFO lines (``INSTANCE "VI_1" MASTER 100``).
+- :class:`TrackScript` runs a ``vrrp_script`` every ``interval`` with rise/fall hysteresis and
+  reports OK/KO changes through a callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import shutil
+import signal
+import stat
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "NotifyFifo",
+    "ScriptResult",
+    "ScriptRunner",
+    "ScriptSecurityError",
+    "TrackScript",
+    "check_script_security",
+]
+
+log = logging.getLogger("hadaemon.vrrp.scripts")
+
+KILL_GRACE_S = 0.5
+
+
+class ScriptSecurityError(Exception):
+    """A script refused by ``enable_script_security`` or not runnable at all."""
+
+
+@dataclass(frozen=True)
+class ScriptResult:
+    """How a script ended: ``returncode`` (None if it could not start), ``timed_out``."""
+
+    returncode: int | None
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Exit status 0 within the timeout."""
+        return self.returncode == 0 and not self.timed_out
+
+
+def resolve(cmd: str) -> str | None:
+    """The absolute path of ``cmd`` (PATH lookup as exec would), or None."""
+    if os.sep in cmd:
+        return cmd if os.path.exists(cmd) else None
+    return shutil.which(cmd)
+
+
+def check_script_security(args: Sequence[str], *, run_as_root: bool = True) -> str | None:
+    """Why ``args[0]`` is unsafe to run as root under ``enable_script_security``, or None.
+
+    keepalived's rule: the script and every directory above it must not be writable by a
+    non-root user (owner non-root, or group/other write bits), else the script is refused.
+    """
+    if not args:
+        return "empty command"
+    path = resolve(args[0])
+    if path is None:
+        return f"script {args[0]!r} not found"
+    if not run_as_root:
+        return None
+    real = os.path.realpath(path)
+    p = real
+    while True:
+        try:
+            st = os.stat(p)
+        except OSError as exc:
+            return f"cannot stat {p}: {exc.strerror}"
+        if st.st_uid != 0:
+            return f"{p} is owned by uid {st.st_uid}, not root"
+        sticky_dir = stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not (sticky_dir and p != real):
+            return f"{p} is writable by a non-root user"
+        if p == "/":
+            return None
+        p = os.path.dirname(p)
+
+
+class ScriptRunner:
+    """Spawns scripts asynchronously and keeps track of them so ``stop()`` can reap them."""
+
+    def __init__(self, *, env: Mapping[str, str] | None = None) -> None:
+        self._env = dict(env) if env is not None else None
+        self._tasks: set[asyncio.Task[ScriptResult]] = set()
+
+    def spawn(
+        self,
+        args: Sequence[str],
+        *,
+        timeout_s: float,
+        what: str = "script",
+    ) -> asyncio.Task[ScriptResult]:
+        """Start ``args`` now; returns a task resolving to its :class:`ScriptResult`."""
+        task = asyncio.ensure_future(self.run(args, timeout_s=timeout_s, what=what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def run(
+        self,
+        args: Sequence[str],
+        *,
+        timeout_s: float,
+        what: str = "script",
+    ) -> ScriptResult:
+        """Run ``args`` to completion or until ``timeout_s``; never raises for the script's
+        own failures (they are logged)."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+                env=self._env,
+                close_fds=True,
+            )
+        except OSError as exc:
+            log.warning("Failed to exec %s %r: %s", what, " ".join(args), exc.strerror)
+            return ScriptResult(None)
+        try:
+            rc = await asyncio.wait_for(proc.wait(), timeout_s)
+        except TimeoutError:
+            log.warning("%s %r timed out after %gs; killing it", what, args[0], timeout_s)
+            await self._kill(proc)
+            return ScriptResult(proc.returncode, timed_out=True)
+        except asyncio.CancelledError:
+            await self._kill(proc)
+            raise
+        if rc != 0:
+            log.debug("%s %r exited with status %d", what, args[0], rc)
+        return ScriptResult(rc)
+
+    @staticmethod
+    async def _kill(proc: asyncio.subprocess.Process) -> None:
+        """SIGTERM the script's process group, SIGKILL it after a grace period, reap."""
+        for sig, wait_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, sig)
+            try:
+                await asyncio.wait_for(proc.wait(), wait_s)
+                return
+            except TimeoutError:
+                continue
+        # still here: the group leader ignored SIGKILL (impossible) or is a zombie elsewhere
+
+    async def stop(self, timeout_s: float = 5.0) -> None:
+        """Wait a little for running scripts (notify_stop …), then kill the rest."""
+        if not self._tasks:
+            return
+        tasks = list(self._tasks)
+        _done, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+class NotifyFifo:
+    """keepalived's ``notify_fifo``: one line per event, written without blocking.
+
+    The FIFO is created if missing and opened read-write so a missing reader never makes the
+    open fail (keepalived does the same); a full FIFO drops the line with a warning.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def open(self) -> None:
+        """Create (if needed) and open the FIFO."""
+        if not os.path.exists(self.path):
+            os.mkfifo(self.path, 0o600)
+        elif not stat.S_ISFIFO(os.stat(self.path).st_mode):
+            raise ScriptSecurityError(f"notify_fifo {self.path} exists and is not a FIFO")
+        self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def write(self, line: str) -> bool:
+        """Write one line (newline added); False if it had to be dropped."""
+        if self._fd is None:
+            try:
+                self.open()
+            except OSError as exc:
+                log.warning("cannot open notify_fifo %s: %s", self.path, exc.strerror)
+                return False
+        assert self._fd is not None
+        try:
+            os.write(self._fd, (line + "\n").encode())
+        except OSError as exc:
+            if exc.errno == errno.EAGAIN:
+                log.warning("notify_fifo %s full; dropping %r", self.path, line)
+            else:
+                log.warning("cannot write notify_fifo %s: %s", self.path, exc.strerror)
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close the FIFO (the file stays, as keepalived leaves it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def instance_line(kind: str, name: str, state: str, priority: int) -> str:
+    """keepalived's FIFO line, e.g. ``INSTANCE "VI_1" MASTER 100``."""
+    return f'{kind} "{name}" {state} {priority}'
+
+
+class TrackScript:
+    """A ``vrrp_script``: run every ``interval_s``; ``rise`` successes → OK, ``fall`` failures
+    → KO. ``on_change(ok)`` is called on every change (and once for the first verdict)."""
+
+    def __init__(
+        self,
+        name: str,
+        args: Sequence[str],
+        *,
+        runner: ScriptRunner,
+        interval_s: float,
+        timeout_s: float | None,
+        rise: int,
+        fall: int,
+        init_fail: bool,
+        on_change: Callable[[str, bool], None],
+    ) -> None:
+        self.name = name
+        self.args = list(args)
+        self.runner = runner
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s if timeout_s else interval_s
+        self.rise = max(1, rise)
+        self.fall = max(1, fall)
+        self.on_change = on_change
+        self.ok: bool | None = None if not init_fail else False
+        self._streak = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the periodic runs."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._loop())
+
+    async def stop(self) -> None:
+        """Stop running the script."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def feed(self, success: bool) -> bool | None:
+        """Apply one result to the rise/fall counters; returns the new verdict if it changed."""
+        if self.ok is None:
+            # first result decides at once, as keepalived's initial state is decided by the
+            # first run unless init_fail
+            self.ok = success
+            self._streak = 0
+            return success
+        if success == self.ok:
+            self._streak = 0
+            return None
+        self._streak += 1
+        if self._streak >= (self.rise if success else self.fall):
+            self.ok = success
+            self._streak = 0
+            return success
+        return None
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            res = await self.runner.run(
+                self.args, timeout_s=self.timeout_s, what=f"VRRP_Script({self.name})"
+            )
+            changed = self.feed(res.ok)
+            if changed is not None:
+                log.info("VRRP_Script(%s) %s", self.name, "succeeded" if changed else "failed")
+                self.on_change(self.name, changed)
+            await asyncio.sleep(max(0.0, self.interval_s - (loop.time() - started)))
