@@ -1,0 +1,114 @@
+"""Side effects of decisions: notify/quorum scripts and ``lvs_notify_fifo`` lines.
+
+Scripts run asynchronously in their own session and never block the checks; the FIFO is opened
+non-blocking and read-write (as keepalived does) so a missing reader never blocks or fails us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import stat
+
+from hadaemon.checkers.probes.misc import kill_group
+
+log = logging.getLogger("hadaemon.checkers")
+
+
+class FifoWriter:
+    """Writes keepalived-format lines (``RS [ip]:tcp:80 [vip]:tcp:80 UP``) to a FIFO."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def open(self) -> None:
+        """Create the FIFO if missing and open it (O_RDWR so open never blocks)."""
+        try:
+            st = os.stat(self.path)
+            if not stat.S_ISFIFO(st.st_mode):
+                # a regular file: append to it (handy for tests and tailing)
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+                return
+        except FileNotFoundError:
+            os.mkfifo(self.path, 0o600)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+
+    def write(self, line: str) -> None:
+        """Write one line; a full FIFO drops the line with a warning."""
+        if self._fd is None:
+            try:
+                self.open()
+            except OSError as exc:
+                log.warning("cannot open lvs_notify_fifo %s: %s", self.path, exc)
+                return
+        assert self._fd is not None
+        try:
+            os.write(self._fd, (line + "\n").encode())
+        except OSError as exc:
+            if exc.errno == errno.EAGAIN:
+                log.warning("lvs_notify_fifo %s full, dropped: %s", self.path, line)
+            else:
+                log.warning("lvs_notify_fifo %s: %s", self.path, exc)
+
+    def close(self) -> None:
+        """Close the FIFO."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+
+class ScriptRunner:
+    """Starts notify scripts without waiting; remembers them so ``close`` can reap them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def run(self, argv: tuple[str, ...], user: tuple[str, str | None] | None, why: str) -> None:
+        """Start ``argv`` in the background."""
+        task = asyncio.get_running_loop().create_task(self._run(argv, user, why))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(
+        self, argv: tuple[str, ...], user: tuple[str, str | None] | None, why: str
+    ) -> None:
+        kw: dict[str, object] = {}
+        if user is not None:
+            kw["user"] = user[0]
+            if user[1]:
+                kw["group"] = user[1]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
+                **kw,  # type: ignore[arg-type]
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("cannot run %s script %s: %s", why, argv[0], exc)
+            return
+        try:
+            rc = await proc.wait()
+        except asyncio.CancelledError:
+            kill_group(proc.pid)
+            await asyncio.shield(proc.wait())
+            raise
+        if rc:
+            log.info("%s script %s exited with status %d", why, argv[0], rc)
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Give running scripts ``timeout_s`` to finish, then kill them."""
+        if not self._tasks:
+            return
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,239 @@
+"""``CheckerService``: the object the checker worker hosts.
+
+It owns a ``HealthEngine`` (pure decisions) and a ``CheckScheduler`` (asyncio probes), runs the
+actions they produce and reports upward through ``emit(kind, body)``:
+
+- ``real_server_state``: ``{vs, vs_ip, vs_port, protocol, fwmark, rs_ip, rs_port, up, present,
+  weight, reason}`` - ``present``/``weight`` is what the LVS table should hold for this real
+  server (``inhibit_on_failure`` gives ``present=True, weight=0``);
+- ``sorry_server_state``: ``{vs, ip, port, active, present, weight}``;
+- ``quorum_state``: ``{vs, up, live_weight, quorum, hysteresis}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from hadaemon.checkers.decisions import (
+    Action,
+    CheckerId,
+    FifoLine,
+    HealthEngine,
+    LogLine,
+    QuorumState,
+    RealServerState,
+    RunScript,
+    SorryServerState,
+)
+from hadaemon.checkers.notify import FifoWriter, ScriptRunner
+from hadaemon.checkers.scheduler import CheckScheduler
+from hadaemon.checkers.spec import CheckerConfig, VirtualServerSpec
+
+log = logging.getLogger("hadaemon.checkers")
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+def _is_local_address(ip: str) -> bool:
+    """Whether ``ip`` is configured on this host (a bind() succeeds only for local addresses)."""
+    fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((ip, 0))
+        except OSError:
+            return False
+    return True
+
+
+def _install_pidfd_watcher() -> None:
+    """Python 3.11's default child watcher starts a thread per child; use pidfds instead."""
+    if sys.version_info >= (3, 12):
+        return
+    with contextlib.suppress(Exception):
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
+
+
+def to_checker_config(config: Any) -> CheckerConfig:
+    """Accept a ``CheckerConfig`` or the config model's ``Config``."""
+    if isinstance(config, CheckerConfig):
+        return config
+    from hadaemon.checkers.adapt import from_config
+
+    result: CheckerConfig = from_config(config)
+    return result
+
+
+class CheckerService:
+    """Health checks of every virtual server, reporting real-server state via ``emit``."""
+
+    def __init__(self, config: Any, emit: Emit) -> None:
+        self._config = to_checker_config(config)
+        self._emit = emit
+        self._engine: HealthEngine | None = None
+        self._scheduler: CheckScheduler | None = None
+        self._scripts = ScriptRunner()
+        self._fifo: FifoWriter | None = None
+        #: VIP presence told by the supervisor (``ha_suspend``); unknown -> look it up
+        self._addresses: dict[str, bool] = {}
+        self._running = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start every checker."""
+        _install_pidfd_watcher()
+        self._running = True
+        self._start_engine(self._config, None)
+
+    async def stop(self, run_omega: bool = True) -> None:
+        """Stop every checker; with ``omega`` run the down notifiers first."""
+        if not self._running:
+            return
+        self._running = False
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+        if run_omega and self._engine is not None:
+            self._execute(self._engine.shutdown())
+        await self._scripts.close()
+        if self._fifo is not None:
+            self._fifo.close()
+            self._fifo = None
+
+    async def apply_config(self, config: Any) -> None:
+        """Switch to a new configuration; unchanged checkers keep their up/down state."""
+        new = to_checker_config(config)
+        old_engine = self._engine
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+        if self._fifo is not None and new.lvs_notify_fifo != self._config.lvs_notify_fifo:
+            self._fifo.close()
+            self._fifo = None
+        self._config = new
+        if self._running:
+            self._start_engine(new, old_engine)
+
+    def status(self) -> dict[str, Any]:
+        """JSON-able snapshot: every VS/RS/checker, plus scheduler lateness."""
+        return {
+            "virtual_servers": self._engine.status() if self._engine else [],
+            "max_late_s": self._scheduler.max_late_s if self._scheduler else 0.0,
+        }
+
+    def set_address_state(self, ip: str, present: bool) -> None:
+        """The supervisor tells us whether a VIP is on this host (drives ``ha_suspend``)."""
+        self._addresses[ip] = present
+
+    # -- internals --------------------------------------------------------------------------
+    def _start_engine(self, cfg: CheckerConfig, old: HealthEngine | None) -> None:
+        engine = HealthEngine(cfg.virtual_servers)
+        if old is not None:
+            _carry_over(old, engine)
+        self._engine = engine
+        self._scheduler = CheckScheduler(engine, self._execute, suspended=self._suspended)
+        self._scheduler.start()
+
+    def _suspended(self, cid: CheckerId) -> bool:
+        assert self._engine is not None
+        vs: VirtualServerSpec = self._engine.virtual_server(cid)
+        if not vs.ha_suspend or vs.ip is None:
+            return False
+        present = self._addresses.get(vs.ip)
+        if present is None:
+            present = _is_local_address(vs.ip)
+        return not present
+
+    def _execute(self, actions: list[Action]) -> None:
+        for a in actions:
+            try:
+                self._execute_one(a)
+            except Exception:
+                log.exception("action %r failed", a)
+
+    def _execute_one(self, a: Action) -> None:
+        if isinstance(a, LogLine):
+            log.log(logging.WARNING if a.level == "warning" else logging.INFO, "%s", a.message)
+        elif isinstance(a, RealServerState):
+            vs = self._vs_by_key(a.vs)
+            self._emit(
+                "real_server_state",
+                {
+                    "vs": a.vs,
+                    "vs_ip": vs.ip if vs else None,
+                    "vs_port": vs.port if vs else None,
+                    "protocol": vs.protocol if vs else None,
+                    "fwmark": vs.fwmark if vs else None,
+                    "rs_ip": a.rs_ip,
+                    "rs_port": a.rs_port,
+                    "up": a.up,
+                    "present": a.present,
+                    "weight": a.weight,
+                    "reason": a.reason,
+                },
+            )
+        elif isinstance(a, SorryServerState):
+            self._emit(
+                "sorry_server_state",
+                {
+                    "vs": a.vs,
+                    "ip": a.ip,
+                    "port": a.port,
+                    "active": a.active,
+                    "present": a.present,
+                    "weight": a.weight,
+                },
+            )
+        elif isinstance(a, QuorumState):
+            self._emit(
+                "quorum_state",
+                {
+                    "vs": a.vs,
+                    "up": a.up,
+                    "live_weight": a.live_weight,
+                    "quorum": a.quorum,
+                    "hysteresis": a.hysteresis,
+                },
+            )
+        elif isinstance(a, RunScript):
+            self._scripts.run(a.argv, a.user or self._config.script_user, a.why)
+        elif isinstance(a, FifoLine) and self._config.lvs_notify_fifo:
+            if self._fifo is None:
+                self._fifo = FifoWriter(self._config.lvs_notify_fifo)
+            self._fifo.write(a.line)
+
+    def _vs_by_key(self, key: str) -> VirtualServerSpec | None:
+        for vs in self._config.virtual_servers:
+            if vs.key == key:
+                return vs
+        return None
+
+
+def _carry_over(old: HealthEngine, new: HealthEngine) -> None:
+    """Copy the up/down verdict of checkers whose VS, RS and spec did not change."""
+    index = {}
+    for cid in old.checker_ids():
+        key = (
+            old.virtual_server(cid).key,
+            old.real_server(cid).ip,
+            old.real_server(cid).port,
+            cid[2],
+            old.spec(cid),
+        )
+        index[key] = old.state(cid)
+    for cid in new.checker_ids():
+        key = (
+            new.virtual_server(cid).key,
+            new.real_server(cid).ip,
+            new.real_server(cid).port,
+            cid[2],
+            new.spec(cid),
+        )
+        prev = index.get(key)
+        if prev is not None:
+            new.state(cid).up = prev.up
