@@ -280,8 +280,6 @@ class VirtualRouter:
         """keepalived-named counters."""
         self.last_transition: tuple[float, str] | None = None
         """(now, reason) of the last state change."""
-        self.sync_hold_master = False
-        """Set by a sync group to keep this router from claiming MASTER on its own."""
         self._prio_cache = self._compute_priority()
 
     # ---- public properties ---------------------------------------------------------------
@@ -339,7 +337,7 @@ class VirtualRouter:
     @property
     def in_fault(self) -> bool:
         """True when some fault condition holds (interface down, tracker, forced)."""
-        return bool(self._fault_reasons())
+        return bool(self.fault_reasons())
 
     def status(self) -> dict[str, Any]:
         """JSON-able status."""
@@ -351,7 +349,7 @@ class VirtualRouter:
             "base_priority": self._p.priority,
             "master_address": self.master_address,
             "master_adver_interval_cs": self._master_adver_interval_cs,
-            "faults": sorted(self._fault_reasons()),
+            "faults": sorted(self.fault_reasons()),
             "last_transition": list(self.last_transition) if self.last_transition else None,
             "stats": self.stats.as_dict(),
         }
@@ -373,11 +371,8 @@ class VirtualRouter:
         t = self._timers
         if self._state == State.BACKUP and t.master_down is not None and t.master_down <= now:
             t.master_down = None
-            if self.sync_hold_master:
-                self._log("debug", f"({self.name}) sync group holds MASTER transition")
-            else:
-                self._log("info", f"({self.name}) Receive advertisement timeout")
-                self._become_master(now, "master down timer expired")
+            self._log("info", f"({self.name}) Receive advertisement timeout")
+            self._become_master(now, "master down timer expired")
         if self._state == State.MASTER:
             if t.adver is not None and t.adver <= now:
                 self._send_advert(self.effective_priority)
@@ -485,7 +480,8 @@ class VirtualRouter:
                 delta += t.weight
         return delta, faults
 
-    def _fault_reasons(self) -> list[str]:
+    def fault_reasons(self) -> list[str]:
+        """Why the router is (or would be) in FAULT; empty when healthy."""
         _, faults = self._iface_contrib()
         faults += [f"tracker {k} fault" for k, v in self._trackers.items() if v.fault]
         faults += sorted(self._forced_faults)
@@ -508,7 +504,7 @@ class VirtualRouter:
                 "info",
                 f"({self.name}) Changing effective priority from {old_prio} to {self._prio_cache}",
             )
-        faults = self._fault_reasons()
+        faults = self.fault_reasons()
         if self._state in (State.INIT, State.STOP):
             return
         if faults and self._state != State.FAULT:
@@ -548,7 +544,7 @@ class VirtualRouter:
             return  # idempotent
         self._master_adver_interval_cs = float(self._p.advert_int_cs)
         self._prio_cache = self._compute_priority()
-        faults = self._fault_reasons()
+        faults = self.fault_reasons()
         if faults:
             self._enter_fault(now, faults[0])
             return

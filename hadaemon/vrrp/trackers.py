@@ -1,0 +1,163 @@
+"""Pure tracker state machines feeding the effective priority (keepalived's ``track_*``).
+
+Each tracker turns observations (script exit status, file contents, process count) into a
+:class:`~hadaemon.vrrp.events.TrackerChanged` via :meth:`contribution`. The driver runs the
+scripts (asynchronously, with ``interval_s``/``timeout_s``), watches files and processes, and
+feeds results here; nothing in this module does I/O.
+
+Weight rules (keepalived.conf(5)): weight > 0 is added while the tracker is up, weight < 0 is
+added while it is down, weight 0 puts the instance in FAULT while it is down; ``reverse`` swaps
+up and down. Link trackers (``track_interface``) are handled inside the router from
+``InterfaceUp``/``InterfaceDown`` events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hadaemon.vrrp.events import TrackerChanged
+
+WEIGHT_MIN = -253
+"""Smallest configurable weight."""
+WEIGHT_MAX = 253
+"""Largest configurable weight."""
+
+
+def _contribution(key: str, up: bool, weight: int, reverse: bool) -> TrackerChanged:
+    if reverse:
+        up = not up
+    if weight == 0:
+        return TrackerChanged(key, 0, fault=not up)
+    if (weight > 0 and up) or (weight < 0 and not up):
+        return TrackerChanged(key, weight)
+    return TrackerChanged(key, 0)
+
+
+@dataclass
+class ScriptTracker:
+    """``vrrp_script``: rise/fall hysteresis over script results (exit 0 = success)."""
+
+    name: str
+    """``vrrp_script NAME``."""
+    weight: int = 0
+    """``weight`` -253..253 (0: failure => FAULT)."""
+    rise: int = 1
+    """``rise``: consecutive successes to go up."""
+    fall: int = 1
+    """``fall``: consecutive failures to go down."""
+    reverse: bool = False
+    """``weight ... reverse``."""
+    init_fail: bool = False
+    """``init_fail``: start down instead of up."""
+    interval_s: float = 1.0
+    """``interval``: how often the driver runs the script."""
+    timeout_s: float | None = None
+    """``timeout`` (None: the interval); a timed-out run counts as a failure."""
+    up: bool = field(init=False)
+    """Current state."""
+    _streak: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if self.rise < 1 or self.fall < 1:
+            raise ValueError(f"vrrp_script {self.name}: rise and fall must be >= 1")
+        self.up = not self.init_fail
+
+    @property
+    def key(self) -> str:
+        """Key used in :class:`TrackerChanged`."""
+        return f"script:{self.name}"
+
+    def result(self, ok: bool) -> bool:
+        """Feed one run's outcome; return True if the up/down state changed."""
+        if ok == self.up:
+            self._streak = 0
+            return False
+        self._streak += 1
+        if self._streak >= (self.rise if ok else self.fall):
+            self.up, self._streak = ok, 0
+            return True
+        return False
+
+    def contribution(self) -> TrackerChanged:
+        """Current priority contribution."""
+        return _contribution(self.key, self.up, self.weight, self.reverse)
+
+
+@dataclass
+class FileTracker:
+    """``track_file``: the integer in the file times the weight.
+
+    keepalived: weight 0 and a non-zero value => FAULT; a product below -253 => FAULT.
+    """
+
+    name: str
+    """``track_file NAME``."""
+    weight: int = 1
+    """``weight``."""
+    reverse: bool = False
+    """``weight ... reverse``: negate the product."""
+    value: int = 0
+    """Last value read (``init_file`` value at start)."""
+
+    @property
+    def key(self) -> str:
+        """Key used in :class:`TrackerChanged`."""
+        return f"file:{self.name}"
+
+    def set_text(self, text: str) -> bool:
+        """Feed the file's contents (unparseable => 0, as keepalived); True if changed."""
+        try:
+            v = int(text.strip() or "0")
+        except ValueError:
+            v = 0
+        changed, self.value = v != self.value, v
+        return changed
+
+    def contribution(self) -> TrackerChanged:
+        """Current priority contribution."""
+        if self.weight == 0:
+            return TrackerChanged(self.key, 0, fault=self.value != 0)
+        delta = self.value * self.weight * (-1 if self.reverse else 1)
+        if delta < WEIGHT_MIN:
+            return TrackerChanged(self.key, 0, fault=True)
+        return TrackerChanged(self.key, min(delta, WEIGHT_MAX))
+
+
+@dataclass
+class ProcessTracker:
+    """``vrrp_track_process``: up while ``quorum <= running <= quorum_max``."""
+
+    name: str
+    """``vrrp_track_process NAME``."""
+    weight: int = 0
+    """``weight``."""
+    quorum: int = 1
+    """``quorum``: minimum number of matching processes."""
+    quorum_max: int | None = None
+    """``quorum_max`` (None: unbounded)."""
+    reverse: bool = False
+    """``weight ... reverse``."""
+    running: int = 0
+    """Processes currently matching."""
+
+    @property
+    def key(self) -> str:
+        """Key used in :class:`TrackerChanged`."""
+        return f"process:{self.name}"
+
+    @property
+    def up(self) -> bool:
+        """Quorum met."""
+        return self.quorum <= self.running and (
+            self.quorum_max is None or self.running <= self.quorum_max
+        )
+
+    def set_count(self, running: int) -> bool:
+        """Feed the process count; True if the up/down state changed."""
+        before = self.up
+        self.running = max(0, running)
+        return before != self.up
+
+    def contribution(self) -> TrackerChanged:
+        """Current priority contribution."""
+        return _contribution(self.key, self.up, self.weight, self.reverse)
