@@ -1,0 +1,681 @@
+"""The VRRP receive path: raw sockets + an in-kernel filter + kernel arrival stamps.
+
+DESIGN §3 "Timestamp model". Two implementations share one interface (:class:`ReceivePath`):
+
+``ClassicReceivePath`` (kind ``"classic"``)
+    Raw proto-112 sockets with a classic BPF filter (:mod:`hadaemon.io.cbpf`: TTL 255 on
+    multicast + version + VRIDs) and ``SO_TIMESTAMPNS`` stamps converted from CLOCK_REALTIME to
+    CLOCK_MONOTONIC. Needs nothing but the kernel. ``last_seen`` is kept in user space from the
+    packets read, so callers must :meth:`~ReceivePath.read` (drain) before they consult it.
+
+``EbpfReceivePath`` (kind ``"ebpf"``)
+    The same sockets (so nothing is lost or read twice when switching), plus
+    ``bpf/vrrp_filter.bpf.c`` on each interface (:class:`hadaemon.io.bpf.VrrpFilter`): invalid
+    packets are dropped before they reach any socket, and ``last_seen`` comes from the kernel
+    map, which is current even when the process has not been scheduled to read its socket.
+    Each packet read is matched with its ring-buffer record and stamped with the hook's
+    ``bpf_ktime_get_ns()``; a packet without a record (e.g. it arrived before the attach) keeps
+    its socket stamp.
+
+``AutoReceivePath`` starts on the classic path at once and switches to eBPF when the program
+has compiled and attached (bcc needs 0.3–0.7 s; :meth:`AutoReceivePath.upgrade` runs that in a
+thread), so bcc never delays the first adverts. When eBPF is unavailable it stays classic and
+says why in :meth:`status`.
+
+All stamps are ``int`` nanoseconds on CLOCK_MONOTONIC, comparable with ``time.monotonic_ns()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import logging
+import socket
+import struct
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hadaemon.io import cbpf
+from hadaemon.io.received import Received
+
+log = logging.getLogger("hadaemon.bpf")
+
+IPPROTO_VRRP = 112
+VRRP_GROUP4 = "224.0.0.18"
+VRRP_GROUP6 = "ff02::12"
+VRRP_TTL = 255
+
+SO_BINDTODEVICE = 25
+SO_TIMESTAMPNS = 35
+IP_MULTICAST_ALL = 49
+IPV6_MULTICAST_ALL = 29
+IPV6_RECVPKTINFO = 49
+IPV6_PKTINFO = 50
+IPV6_RECVHOPLIMIT = 51
+IPV6_HOPLIMIT = 52
+
+_ANC_SIZE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + 64
+_RECV_SIZE = 65535
+#: a ring-buffer record matches a socket packet whose socket stamp is within this window
+#: (the socket stamp is taken at netif_rx, 2–30 µs *before* the hooks; softirq delay adds more)
+_MATCH_BEFORE_NS = 1_000_000
+_MATCH_AFTER_NS = 200_000_000
+#: ring-buffer records older than this are forgotten (their packet never reached a socket)
+_EVENT_TTL_NS = 5_000_000_000
+_EVENTS_PER_KEY = 256
+
+SeenTuple = tuple[int, int, str]
+"""(stamp_ns, priority, src) of the latest valid advert for one (ifindex, family, vrid)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One interface and family to receive VRRP on, and the VRIDs configured there.
+
+    ``sock``: an already open raw VRRP socket to read from (e.g. the sending socket of
+    :mod:`hadaemon.io.vrrp_socket`, so that no second socket queues copies nobody reads).
+    The path then sets its filter and options on it but never closes it. None: the path opens
+    its own receive-only socket.
+    """
+
+    ifname: str
+    family: int
+    vrids: frozenset[int]
+    sock: socket.socket | None = None
+
+
+class ReceivePath(Protocol):
+    """What the VRRP driver uses, whichever path is active."""
+
+    @property
+    def kind(self) -> str:
+        """``"ebpf"`` or ``"classic"``."""
+        ...
+
+    def filenos(self) -> list[int]:
+        """Socket descriptors to watch for readability (``loop.add_reader``)."""
+        ...
+
+    def read(self, fd: int | None = None) -> list[Received]:
+        """Drain ``fd`` (or every socket) without blocking; valid packets in arrival order."""
+        ...
+
+    def last_seen(self, ifindex: int, family: int, vrid: int) -> SeenTuple | None:
+        """Latest valid advert for (interface, family, VRID) the kernel saw, or None."""
+        ...
+
+    def counters(self) -> dict[str, int]:
+        """Drop/pass counters (kernel ones prefixed ``kernel_`` on the eBPF path)."""
+        ...
+
+    def update_vrids(self, ifname: str, family: int, vrids: Iterable[int]) -> None:
+        """Change the VRIDs configured on (interface, family) (reload)."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """JSON-able summary for the status socket: kind, interfaces, counters, last-seen ages."""
+        ...
+
+    def close(self) -> None:
+        """Detach filters, close the sockets it opened. Idempotent."""
+        ...
+
+
+class ReceivePathError(Exception):
+    """A receive socket could not be opened or configured (the message says which and why)."""
+
+
+@dataclass
+class _Sock:
+    binding: Binding
+    sock: socket.socket
+    ifindex: int
+    owned: bool
+
+    @property
+    def family(self) -> int:
+        return self.binding.family
+
+    @property
+    def ifname(self) -> str:
+        return self.binding.ifname
+
+
+def _open_socket(ifname: str, family: int, ifindex: int) -> socket.socket:
+    s = socket.socket(family, socket.SOCK_RAW, IPPROTO_VRRP)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
+        if family == socket.AF_INET:
+            s.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+            mreqn = struct.pack("4s4si", socket.inet_aton(VRRP_GROUP4), b"\0" * 4, ifindex)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+        else:
+            s.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+            mreq = socket.inet_pton(socket.AF_INET6, VRRP_GROUP6) + struct.pack("@I", ifindex)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def _prepare_socket(s: socket.socket, family: int, vrids: Iterable[int]) -> None:
+    # the filter first, then drain what was queued before it (could be anything)
+    cbpf.attach(s, family, vrids)
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
+        s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+    s.setblocking(False)
+
+
+def realtime_offset_ns() -> int:
+    """CLOCK_REALTIME − CLOCK_MONOTONIC now, bracketed by two monotonic reads."""
+    m0 = time.monotonic_ns()
+    r = time.time_ns()
+    m1 = time.monotonic_ns()
+    return r - (m0 + m1) // 2
+
+
+class ClassicReceivePath:
+    """Raw sockets + classic BPF + ``SO_TIMESTAMPNS`` (see the module docstring)."""
+
+    def __init__(self, bindings: Iterable[Binding] = ()) -> None:
+        self._socks: dict[int, _Sock] = {}
+        self._seen: dict[tuple[int, int, int], SeenTuple] = {}
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._closed = False
+        self.open(bindings)
+
+    @property
+    def kind(self) -> str:
+        """``"classic"``."""
+        return "classic"
+
+    # -- sockets -------------------------------------------------------------------------------
+    def open(self, bindings: Iterable[Binding]) -> None:
+        """Start receiving on more (interface, family) bindings."""
+        for b in bindings:
+            self._add(b)
+
+    def _add(self, b: Binding) -> _Sock:
+        if b.family not in (socket.AF_INET, socket.AF_INET6):
+            raise ReceivePathError(f"{b.ifname}: unsupported address family {b.family}")
+        for v in b.vrids:
+            if not 1 <= v <= 255:
+                raise ReceivePathError(f"{b.ifname}: VRID {v} out of range 1..255")
+        try:
+            ifindex = socket.if_nametoindex(b.ifname)
+        except OSError:
+            raise ReceivePathError(f"interface {b.ifname!r} not found") from None
+        fam = "IPv4" if b.family == socket.AF_INET else "IPv6"
+        try:
+            s = b.sock if b.sock is not None else _open_socket(b.ifname, b.family, ifindex)
+        except OSError as exc:
+            raise ReceivePathError(f"{b.ifname} ({fam}): cannot open raw socket: {exc}") from None
+        try:
+            _prepare_socket(s, b.family, b.vrids)
+        except OSError as exc:
+            if b.sock is None:
+                s.close()
+            raise ReceivePathError(
+                f"{b.ifname} ({fam}): cannot set socket filter: {exc}"
+            ) from None
+        entry = _Sock(b, s, ifindex, owned=b.sock is None)
+        self._socks[s.fileno()] = entry
+        return entry
+
+    def filenos(self) -> list[int]:
+        """Socket descriptors to watch for readability."""
+        return list(self._socks)
+
+    def bindings(self) -> list[tuple[str, int, int, frozenset[int]]]:
+        """(ifname, ifindex, family, vrids) for each socket."""
+        return [(e.ifname, e.ifindex, e.family, e.binding.vrids) for e in self._socks.values()]
+
+    def update_vrids(self, ifname: str, family: int, vrids: Iterable[int]) -> None:
+        """Replace the VRID set of (interface, family); the filter is swapped atomically."""
+        ids = frozenset(vrids)
+        for e in self._socks.values():
+            if e.ifname == ifname and e.family == family:
+                cbpf.attach(e.sock, family, ids)
+                e.binding = Binding(ifname, family, ids, e.binding.sock)
+                return
+        raise ReceivePathError(f"no receive socket on {ifname} for family {family}")
+
+    # -- reading -------------------------------------------------------------------------------
+    def read(self, fd: int | None = None) -> list[Received]:
+        """Drain one socket (or all) without blocking; returns valid packets, stamped."""
+        out: list[Received] = []
+        entries = (
+            [self._socks[fd]] if fd is not None and fd in self._socks else self._socks.values()
+        )
+        for e in list(entries):
+            self._drain(e, out)
+        return out
+
+    def _drain(self, e: _Sock, out: list[Received]) -> None:
+        offset: int | None = None
+        while True:
+            try:
+                data, anc, _flags, addr = e.sock.recvmsg(_RECV_SIZE, _ANC_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.ENETDOWN):
+                    return
+                log.warning("receive on %s failed: %s", e.ifname, exc)
+                self._counts["recv_error"] += 1
+                return
+            if offset is None:
+                offset = realtime_offset_ns()
+            r = self._parse(e, data, anc, addr, offset)
+            if r is not None:
+                out.append(self._accept(e, r))
+
+    def _parse(
+        self, e: _Sock, data: bytes, anc: list[tuple[int, int, bytes]], addr: Any, offset: int
+    ) -> Received | None:
+        stamp_ns = 0
+        hlim = -1
+        dst6 = ""
+        for level, ctype, cdata in anc:
+            if level == socket.SOL_SOCKET and ctype == SO_TIMESTAMPNS and len(cdata) >= 16:
+                sec, nsec = struct.unpack("=qq", cdata[:16])
+                stamp_ns = sec * 1_000_000_000 + nsec - offset
+            elif level == socket.IPPROTO_IPV6 and ctype == IPV6_HOPLIMIT and len(cdata) >= 4:
+                hlim = struct.unpack("=i", cdata[:4])[0]
+            elif level == socket.IPPROTO_IPV6 and ctype == IPV6_PKTINFO and len(cdata) >= 16:
+                dst6 = socket.inet_ntop(socket.AF_INET6, cdata[:16])
+        if stamp_ns == 0:
+            stamp_ns = time.monotonic_ns()
+            self._counts["stamp_missing"] += 1
+        if e.family == socket.AF_INET:
+            if len(data) < 20:
+                self._counts["user_drop_truncated"] += 1
+                return None
+            ihl = (data[0] & 0x0F) * 4
+            if ihl < 20 or len(data) < ihl + 8:
+                self._counts["user_drop_truncated"] += 1
+                return None
+            ttl = data[8]
+            src = socket.inet_ntop(socket.AF_INET, data[12:16])
+            dst = socket.inet_ntop(socket.AF_INET, data[16:20])
+            payload = data[ihl:]
+            multicast = data[16] & 0xF0 == 0xE0
+        else:
+            if len(data) < 8:
+                self._counts["user_drop_truncated"] += 1
+                return None
+            src = str(addr[0]).split("%", 1)[0]
+            dst = dst6
+            ttl = hlim
+            payload = data
+            multicast = dst.startswith("ff")
+        if multicast and ttl != VRRP_TTL:
+            self._counts["user_drop_ttl"] += 1
+            return None
+        if payload[1] not in e.binding.vrids:
+            # queued before the filter was (re)attached
+            self._counts["user_drop_vrid"] += 1
+            return None
+        return Received(payload, src, dst, ttl, e.ifindex, e.ifname, stamp_ns, e.family)
+
+    def _accept(self, e: _Sock, r: Received) -> Received:
+        self._counts["rx"] += 1
+        key = (r.ifindex, r.family, r.data[1])
+        old = self._seen.get(key)
+        if old is None or r.stamp_ns >= old[0]:
+            self._seen[key] = (r.stamp_ns, r.data[2], r.src)
+        return r
+
+    # -- state ---------------------------------------------------------------------------------
+    def last_seen(self, ifindex: int, family: int, vrid: int) -> SeenTuple | None:
+        """Latest valid advert read for (interface, family, VRID); drain with read() first."""
+        return self._seen.get((ifindex, family, vrid))
+
+    def counters(self) -> dict[str, int]:
+        """User-space counters (a classic filter's kernel drops are not countable)."""
+        return dict(self._counts)
+
+    def status(self) -> dict[str, Any]:
+        """JSON-able summary: kind, interfaces, counters, last-seen ages in seconds."""
+        now = time.monotonic_ns()
+        return {
+            "kind": self.kind,
+            "interfaces": [
+                {
+                    "ifname": n,
+                    "ifindex": i,
+                    "family": 4 if f == socket.AF_INET else 6,
+                    "vrids": sorted(v),
+                }
+                for n, i, f, v in self.bindings()
+            ],
+            "counters": self.counters(),
+            "last_seen": [
+                {
+                    "ifindex": k[0],
+                    "family": 4 if k[1] == socket.AF_INET else 6,
+                    "vrid": k[2],
+                    "age_s": round((now - s[0]) / 1e9, 6),
+                    "priority": s[1],
+                    "src": s[2],
+                }
+                for k in sorted(self._last_seen_keys())
+                if (s := self.last_seen(*k)) is not None
+            ],
+        }
+
+    def _last_seen_keys(self) -> set[tuple[int, int, int]]:
+        return set(self._seen)
+
+    def close(self) -> None:
+        """Close the sockets this path opened; adopted sockets lose the filter only."""
+        if self._closed:
+            return
+        self._closed = True
+        for e in self._socks.values():
+            if e.owned:
+                e.sock.close()
+            else:
+                cbpf.detach(e.sock)
+        self._socks.clear()
+
+    # -- hand-over ----------------------------------------------------------------------------
+    def _hand_over(
+        self,
+    ) -> tuple[dict[int, _Sock], dict[tuple[int, int, int], SeenTuple], collections.Counter[str]]:
+        """Give sockets and state to a successor; this object is then closed (sockets open)."""
+        state = (self._socks, self._seen, self._counts)
+        self._socks, self._seen, self._counts = {}, {}, collections.Counter()
+        self._closed = True
+        return state
+
+
+@dataclass
+class _PendingEvents:
+    by_key: dict[tuple[int, int, int, str], collections.deque[int]] = field(default_factory=dict)
+
+    def add(self, key: tuple[int, int, int, str], ktime_ns: int) -> None:
+        dq = self.by_key.get(key)
+        if dq is None:
+            dq = self.by_key[key] = collections.deque(maxlen=_EVENTS_PER_KEY)
+        dq.append(ktime_ns)
+
+    def match(self, key: tuple[int, int, int, str], sock_stamp_ns: int) -> int | None:
+        dq = self.by_key.get(key)
+        if not dq:
+            return None
+        lo = sock_stamp_ns - _MATCH_BEFORE_NS
+        hi = sock_stamp_ns + _MATCH_AFTER_NS
+        while dq and dq[0] < lo:
+            dq.popleft()  # stale: its packet was read before the switch, or never delivered
+        if dq and dq[0] <= hi:
+            return dq.popleft()
+        return None
+
+    def prune(self, now_ns: int) -> None:
+        for key in list(self.by_key):
+            dq = self.by_key[key]
+            while dq and dq[0] < now_ns - _EVENT_TTL_NS:
+                dq.popleft()
+            if not dq:
+                del self.by_key[key]
+
+
+class EbpfReceivePath(ClassicReceivePath):
+    """The classic sockets plus the in-kernel eBPF filter, kernel stamps and kernel last_seen."""
+
+    def __init__(
+        self,
+        bindings: Iterable[Binding] = (),
+        *,
+        vrrp_filter: Any = None,
+        attach_mode: str = "auto",
+    ) -> None:
+        from hadaemon.io.bpf import VrrpFilter
+
+        self._filter = vrrp_filter if vrrp_filter is not None else VrrpFilter()
+        self._attach_mode = attach_mode
+        self._hooks: dict[str, str] = {}
+        self._pending = _PendingEvents()
+        self._filter.open_events(self._on_event)
+        super().__init__(())
+        try:
+            self.open(bindings)
+        except Exception:
+            self.close()
+            raise
+
+    @classmethod
+    def adopt(
+        cls, classic: ClassicReceivePath, vrrp_filter: Any, attach_mode: str = "auto"
+    ) -> EbpfReceivePath:
+        """Take over ``classic``'s open sockets and state (no packet lost or read twice)."""
+        path = cls((), vrrp_filter=vrrp_filter, attach_mode=attach_mode)
+        socks, seen, counts = classic._hand_over()
+        path._socks, path._seen, path._counts = socks, seen, counts
+        for e in socks.values():
+            path._attach(e)
+        return path
+
+    @property
+    def kind(self) -> str:
+        """``"ebpf"``."""
+        return "ebpf"
+
+    @property
+    def vrrp_filter(self) -> Any:
+        """The :class:`hadaemon.io.bpf.VrrpFilter` in use."""
+        return self._filter
+
+    def hooks(self) -> dict[str, str]:
+        """{ifname: "xdp"|"tc"}."""
+        return dict(self._hooks)
+
+    def _add(self, b: Binding) -> _Sock:
+        e = super()._add(b)
+        try:
+            self._attach(e)
+        except Exception:
+            del self._socks[e.sock.fileno()]
+            if e.owned:
+                e.sock.close()
+            raise
+        return e
+
+    def _attach(self, e: _Sock) -> None:
+        from hadaemon.io.bpf import BpfUnavailable
+
+        if e.ifname not in self._hooks:
+            try:
+                self._hooks[e.ifname] = self._filter.attach(e.ifname, self._attach_mode)
+            except BpfUnavailable as exc:
+                raise ReceivePathError(str(exc)) from None
+        self._filter.set_vrids(e.ifindex, e.family, e.binding.vrids)
+
+    def update_vrids(self, ifname: str, family: int, vrids: Iterable[int]) -> None:
+        """Replace the VRID set: kernel bitmap and socket filter."""
+        ids = frozenset(vrids)
+        super().update_vrids(ifname, family, ids)
+        self._filter.set_vrids(socket.if_nametoindex(ifname), family, ids)
+
+    def _on_event(self, ev: Any) -> None:
+        self._pending.add((ev.ifindex, ev.family, ev.vrid, ev.src), ev.ktime_ns)
+
+    def read(self, fd: int | None = None) -> list[Received]:
+        """Drain sockets; each packet carries its eBPF stamp when its record is found."""
+        self._filter.consume_events()  # records are written before the socket is queued
+        out = super().read(fd)
+        if out:
+            self._pending.prune(time.monotonic_ns())
+        return out
+
+    def _accept(self, e: _Sock, r: Received) -> Received:
+        k = self._pending.match((r.ifindex, r.family, r.data[1], r.src), r.stamp_ns)
+        if k is not None:
+            r = Received(r.data, r.src, r.dst, r.ttl, r.ifindex, r.ifname, k, r.family)
+            self._counts["stamp_ebpf"] += 1
+        else:
+            self._counts["stamp_socket"] += 1
+        return super()._accept(e, r)
+
+    def last_seen(self, ifindex: int, family: int, vrid: int) -> SeenTuple | None:
+        """The kernel map's entry, or the latest packet read if that is newer."""
+        user = self._seen.get((ifindex, family, vrid))
+        k = self._filter.last_seen(ifindex, family, vrid)
+        if k is None:
+            return user
+        kern = (k.ktime_ns, k.priority, k.src)
+        return user if user is not None and user[0] > kern[0] else kern
+
+    def _last_seen_keys(self) -> set[tuple[int, int, int]]:
+        keys = set(self._seen)
+        keys.update((k[0], k[2], k[3]) for k in self._filter.last_seen_all() if k[1] == 0)
+        return keys
+
+    def counters(self) -> dict[str, int]:
+        """Kernel per-reason counters (``kernel_*``) and the user-space ones."""
+        out = {f"kernel_{k}": v for k, v in self._filter.counters().items()}
+        out.update(self._counts)
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """As the classic path, plus the hook used on each interface."""
+        st = super().status()
+        st["hooks"] = self.hooks()
+        return st
+
+    def close(self) -> None:
+        """Detach the eBPF program everywhere, then close sockets as the classic path does."""
+        try:
+            self._filter.close()
+        finally:
+            super().close()
+
+
+class AutoReceivePath:
+    """Starts classic, switches to eBPF once loaded; one object for the driver to hold.
+
+    ``use_bpf=False`` (``--no-bpf``, ``vrrp_bpf off``) never tries eBPF.
+    """
+
+    def __init__(
+        self,
+        bindings: Iterable[Binding] = (),
+        *,
+        use_bpf: bool = True,
+        attach_mode: str = "auto",
+        enforce: bool = True,
+    ) -> None:
+        self._impl: ClassicReceivePath = ClassicReceivePath(bindings)
+        self.use_bpf = use_bpf
+        self.attach_mode = attach_mode
+        self.enforce = enforce
+        self.ebpf_error: str | None = None if use_bpf else "disabled by configuration"
+        log.info("VRRP receive path: classic BPF%s", "" if use_bpf else " (eBPF disabled)")
+
+    @property
+    def kind(self) -> str:
+        """``"ebpf"`` or ``"classic"``, whichever is active now."""
+        return self._impl.kind
+
+    @property
+    def impl(self) -> ClassicReceivePath:
+        """The active implementation."""
+        return self._impl
+
+    def load_filter(self) -> Any:
+        """Compile and load the eBPF program (slow: 0.3–0.7 s; thread-safe, touches no state)."""
+        from hadaemon.io.bpf import VrrpFilter
+
+        return VrrpFilter(enforce=self.enforce)
+
+    def switch_to(self, vrrp_filter: Any) -> bool:
+        """Attach ``vrrp_filter`` and make the eBPF path active; False (classic kept) on error."""
+        classic = self._impl
+        if classic.kind == "ebpf":
+            vrrp_filter.close()
+            return True
+        try:
+            probe = EbpfReceivePath((), vrrp_filter=vrrp_filter, attach_mode=self.attach_mode)
+            for e in classic._socks.values():
+                probe._attach(e)
+        except Exception as exc:
+            self.ebpf_error = str(exc)
+            log.warning("eBPF receive path unavailable, staying on classic BPF: %s", exc)
+            vrrp_filter.close()
+            return False
+        socks, seen, counts = classic._hand_over()
+        probe._socks, probe._seen, probe._counts = socks, seen, counts
+        self._impl = probe
+        self.ebpf_error = None
+        log.info(
+            "VRRP receive path: eBPF (%s)",
+            ", ".join(f"{k} {v}" for k, v in probe.hooks().items()) or "no interface",
+        )
+        return True
+
+    def upgrade_sync(self) -> bool:
+        """Load and switch in the calling thread (tools, tests)."""
+        if not self.use_bpf:
+            return False
+        try:
+            f = self.load_filter()
+        except Exception as exc:
+            self.ebpf_error = str(exc)
+            log.warning("eBPF receive path unavailable, staying on classic BPF: %s", exc)
+            return False
+        return self.switch_to(f)
+
+    async def upgrade(self) -> bool:
+        """Compile in a thread while the classic path keeps receiving, then switch."""
+        if not self.use_bpf:
+            return False
+        try:
+            f = await asyncio.to_thread(self.load_filter)
+        except Exception as exc:
+            self.ebpf_error = str(exc)
+            log.warning("eBPF receive path unavailable, staying on classic BPF: %s", exc)
+            return False
+        return self.switch_to(f)
+
+    # -- ReceivePath ------------------------------------------------------------------------
+    def open(self, bindings: Iterable[Binding]) -> None:
+        """Start receiving on more bindings."""
+        self._impl.open(bindings)
+
+    def filenos(self) -> list[int]:
+        """Socket descriptors (unchanged by the switch)."""
+        return self._impl.filenos()
+
+    def read(self, fd: int | None = None) -> list[Received]:
+        """Drain sockets (see :meth:`ClassicReceivePath.read`)."""
+        return self._impl.read(fd)
+
+    def last_seen(self, ifindex: int, family: int, vrid: int) -> SeenTuple | None:
+        """Latest valid advert for (interface, family, VRID)."""
+        return self._impl.last_seen(ifindex, family, vrid)
+
+    def counters(self) -> dict[str, int]:
+        """Counters of the active path."""
+        return self._impl.counters()
+
+    def update_vrids(self, ifname: str, family: int, vrids: Iterable[int]) -> None:
+        """Change the VRIDs of (interface, family)."""
+        self._impl.update_vrids(ifname, family, vrids)
+
+    def status(self) -> dict[str, Any]:
+        """Status of the active path, plus why eBPF is not in use."""
+        st = self._impl.status()
+        if self.ebpf_error:
+            st["ebpf_error"] = self.ebpf_error
+        return st
+
+    def close(self) -> None:
+        """Close the active path."""
+        self._impl.close()
