@@ -30,12 +30,14 @@ class CheckScheduler:
         suspended: Callable[[CheckerId], bool] | None = None,
         probe: Callable[[CheckSpec], Awaitable[ProbeResult]] = run_probe,
         rng: random.Random | None = None,
+        on_attempt: Callable[[CheckerId, ProbeResult], None] | None = None,
     ) -> None:
         self.engine = engine
         self._execute = execute
         self._suspended = suspended or (lambda cid: False)
         self._probe = probe
         self._rng = rng or random.Random()
+        self._on_attempt = on_attempt
         self._tasks: dict[CheckerId, asyncio.Task[None]] = {}
         #: worst and last lateness of a probe start after its deadline (seconds)
         self.max_late_s = 0.0
@@ -83,6 +85,8 @@ class CheckScheduler:
             except Exception as exc:  # never let one checker kill the loop
                 log.exception("checker %s crashed", spec.kind)
                 result = ProbeResult(False, f"{spec.kind} internal error: {exc!r}")
+            if self._on_attempt is not None:
+                self._on_attempt(cid, result)
             try:
                 actions = self.engine.checker_result(
                     cid, result.ok, loop.time(), reason=result.reason, weight=result.weight

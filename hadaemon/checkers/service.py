@@ -18,6 +18,7 @@ import logging
 import socket
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from hadaemon.checkers.decisions import (
@@ -32,7 +33,9 @@ from hadaemon.checkers.decisions import (
     SorryServerState,
 )
 from hadaemon.checkers.notify import FifoWriter, ScriptRunner
+from hadaemon.checkers.probes import ProbeResult
 from hadaemon.checkers.scheduler import CheckScheduler
+from hadaemon.checkers.security import script_problem
 from hadaemon.checkers.spec import CheckerConfig, VirtualServerSpec
 
 log = logging.getLogger("hadaemon.checkers")
@@ -71,11 +74,38 @@ def to_checker_config(config: Any) -> CheckerConfig:
     return result
 
 
+def prepare(cfg: CheckerConfig) -> CheckerConfig:
+    """Disable MISC_CHECK scripts that are missing, not executable or insecure (logged once)."""
+    vss = []
+    for vs in cfg.virtual_servers:
+        rss = []
+        for rs in vs.real_servers:
+            checks = []
+            for c in rs.checkers:
+                if c.kind == "MISC_CHECK" and c.misc is not None and not c.misc.disabled_reason:
+                    why = script_problem(c.misc.misc_path, cfg.enable_script_security)
+                    if why is not None:
+                        log.warning("Disabling misc script %s: %s", c.misc.misc_path, why)
+                        c = replace(c, misc=replace(c.misc, disabled_reason=why))
+                checks.append(c)
+            rss.append(replace(rs, checkers=tuple(checks)))
+        vss.append(replace(vs, real_servers=tuple(rss)))
+    return replace(cfg, virtual_servers=tuple(vss))
+
+
 class CheckerService:
     """Health checks of every virtual server, reporting real-server state via ``emit``."""
 
-    def __init__(self, config: Any, emit: Emit) -> None:
-        self._config = to_checker_config(config)
+    def __init__(
+        self,
+        config: Any,
+        emit: Emit,
+        *,
+        on_attempt: Callable[[CheckerId, ProbeResult], None] | None = None,
+    ) -> None:
+        """``on_attempt`` sees every probe result (stats, tests)."""
+        self._on_attempt = on_attempt
+        self._config = prepare(to_checker_config(config))
         self._emit = emit
         self._engine: HealthEngine | None = None
         self._scheduler: CheckScheduler | None = None
@@ -108,7 +138,7 @@ class CheckerService:
 
     async def apply_config(self, config: Any) -> None:
         """Switch to a new configuration; unchanged checkers keep their up/down state."""
-        new = to_checker_config(config)
+        new = prepare(to_checker_config(config))
         old_engine = self._engine
         if self._scheduler is not None:
             await self._scheduler.stop()
@@ -136,7 +166,9 @@ class CheckerService:
         if old is not None:
             _carry_over(old, engine)
         self._engine = engine
-        self._scheduler = CheckScheduler(engine, self._execute, suspended=self._suspended)
+        self._scheduler = CheckScheduler(
+            engine, self._execute, suspended=self._suspended, on_attempt=self._on_attempt
+        )
         self._scheduler.start()
 
     def _suspended(self, cid: CheckerId) -> bool:
