@@ -1,0 +1,100 @@
+"""Pure parts of the eBPF loader and of the scheduling helpers (no root, no bcc needed)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hadaemon.io import bpf, sched
+
+
+def test_vrid_bits() -> None:
+    words = bpf.vrid_bits([1, 63, 64, 255])
+    assert words == [(1 << 1) | (1 << 63), 1, 0, 1 << 63]
+    with pytest.raises(ValueError, match="VRID 0"):
+        bpf.vrid_bits([0])
+
+
+def test_cflags_knobs() -> None:
+    flags = bpf.build_cflags(enforce=False, ringbuf_pages=32)
+    assert "-DVRRP_ENFORCE=0" in flags and "-DVRRP_RINGBUF_PAGES=32" in flags
+    with pytest.raises(ValueError, match="power of two"):
+        bpf.build_cflags(ringbuf_pages=3)
+
+
+def test_counter_names_match_header() -> None:
+    header = (bpf.bpf_dir() / "vrrp_filter.h").read_text()
+    body = header.split("enum vrrp_counter {", 1)[1].split("};", 1)[0]
+    names = [
+        ln.split()[0].rstrip(",").split("=")[0]
+        for ln in body.splitlines()
+        if ln.strip().startswith("VRRP_CNT_")
+    ]
+    assert names[-1] == "VRRP_CNT_MAX"
+    assert [n.removeprefix("VRRP_CNT_").lower() for n in names[:-1]] == list(bpf.COUNTER_NAMES)
+
+
+def test_dump_source_cli() -> None:
+    """``hadaemon --dump-bpf`` prints cflags, header and program, and needs no bcc."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['bcc'] = None; "
+            "from hadaemon.cli import main; sys.exit(main(['--dump-bpf']))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "-DVRRP_ENFORCE=1" in out.stdout
+    assert "struct vrrp_seen_key" in out.stdout and "int xdp_vrrp(" in out.stdout
+
+
+def test_dump_source_missing_dir_is_a_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: os.PathLike[str]
+) -> None:
+    monkeypatch.setenv("HADAEMON_BPF_DIR", str(tmp_path))
+    assert "cannot read the eBPF source" in bpf.dump_source()
+
+
+def test_filter_without_bcc_raises_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "bcc", None)
+    with pytest.raises(bpf.BpfUnavailable, match="bcc cannot be imported"):
+        bpf.VrrpFilter()
+
+
+def test_late_timer_monitor(caplog: pytest.LogCaptureFixture) -> None:
+    m = sched.LateTimerMonitor(threshold_s=0.1)
+    seen: list[float] = []
+    m.observe(seen.append)
+    with caplog.at_level(logging.WARNING, logger="hadaemon.vrrp.sched"):
+        assert m.check(10.0, 10.05) == pytest.approx(0.05)
+        assert m.check(10.0, 9.9) == 0.0  # early is not late
+        assert m.check(20.0, 22.5) == pytest.approx(2.5)
+    assert m.late_count == 1
+    assert "A thread timer expired 2.500000 seconds ago" in caplog.text
+    assert m.status()["timer_max_lateness_s"] == pytest.approx(2.5)
+    assert seen == pytest.approx([0.05, 0.0, 2.5])
+
+
+def test_rt_priority_out_of_range_is_refused(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="hadaemon.vrrp.sched"):
+        assert sched.set_realtime(0) is False
+        assert sched.set_realtime(100) is False
+    assert "out of range" in caplog.text
+
+
+def test_freeze_gc() -> None:
+    import gc
+
+    sched.freeze_gc()
+    try:
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
