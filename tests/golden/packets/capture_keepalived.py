@@ -141,20 +141,26 @@ def parse_pcap(data: bytes) -> list[dict[str, object]]:
         if etype == 0x0800 and ip[9] == 112:
             ihl = (ip[0] & 0x0F) * 4
             total = struct.unpack_from("!H", ip, 2)[0]
-            out.append({
-                "family": 4, "ttl": ip[8],
-                "src": str(ipaddress.IPv4Address(ip[12:16])),
-                "dst": str(ipaddress.IPv4Address(ip[16:20])),
-                "payload": ip[ihl:total],
-            })
+            out.append(
+                {
+                    "family": 4,
+                    "ttl": ip[8],
+                    "src": str(ipaddress.IPv4Address(ip[12:16])),
+                    "dst": str(ipaddress.IPv4Address(ip[16:20])),
+                    "payload": ip[ihl:total],
+                }
+            )
         elif etype == 0x86DD and ip[6] == 112:
             plen = struct.unpack_from("!H", ip, 4)[0]
-            out.append({
-                "family": 6, "ttl": ip[7],
-                "src": str(ipaddress.IPv6Address(ip[8:24])),
-                "dst": str(ipaddress.IPv6Address(ip[24:40])),
-                "payload": ip[40 : 40 + plen],
-            })
+            out.append(
+                {
+                    "family": 6,
+                    "ttl": ip[7],
+                    "src": str(ipaddress.IPv6Address(ip[8:24])),
+                    "dst": str(ipaddress.IPv6Address(ip[24:40])),
+                    "payload": ip[40 : 40 + plen],
+                }
+            )
     return out
 
 
@@ -168,12 +174,28 @@ def main() -> None:
         pcap = tmp / "ka.pcap"
         conf = tmp / "keepalived.conf"
         conf.write_text(CONF)
-        td = topo.popen(cap, ["tcpdump", "-i", "eth1", "-U", "-w", str(pcap),
-                              "ip proto 112 or ip6 proto 112"])
+        td = topo.popen(
+            cap, ["tcpdump", "-i", "eth1", "-U", "-w", str(pcap), "ip proto 112 or ip6 proto 112"]
+        )
         time.sleep(1.0)
-        k = topo.popen(ka, ["keepalived", "-n", "-l", "-D", "-P", "-f", str(conf),
-                            "-p", str(tmp / "k.pid"), "-r", str(tmp / "v.pid"),
-                            "-c", str(tmp / "c.pid")])
+        k = topo.popen(
+            ka,
+            [
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-f",
+                str(conf),
+                "-p",
+                str(tmp / "k.pid"),
+                "-r",
+                str(tmp / "v.pid"),
+                "-c",
+                str(tmp / "c.pid"),
+            ],
+        )
 
         def seen() -> bool:
             if not pcap.exists():
@@ -198,13 +220,23 @@ def main() -> None:
                 continue
             written.add(name)
             multicast = ipaddress.ip_address(str(p["dst"])).is_multicast
-            advert = decode(payload, family=int(p["family"]), src=str(p["src"]),  # type: ignore[call-overload]
-                            dst=str(p["dst"]), ttl=int(p["ttl"]), multicast=multicast)  # type: ignore[call-overload]
+            advert = decode(
+                payload,
+                family=int(p["family"]),
+                src=str(p["src"]),  # type: ignore[call-overload]
+                dst=str(p["dst"]),
+                ttl=int(p["ttl"]),
+                multicast=multicast,
+            )  # type: ignore[call-overload]
             (HERE / f"{name}.hex").write_text(payload.hex() + "\n")
             meta = {
                 "source": "keepalived 2.2.7 (Debian 12), captured by capture_keepalived.py",
-                "family": p["family"], "src": p["src"], "dst": p["dst"], "ttl": p["ttl"],
-                "multicast": multicast, "advert": advert.as_dict(),
+                "family": p["family"],
+                "src": p["src"],
+                "dst": p["dst"],
+                "ttl": p["ttl"],
+                "multicast": multicast,
+                "advert": advert.as_dict(),
             }
             (HERE / f"{name}.json").write_text(json.dumps(meta, indent=2) + "\n")
             print(name, payload.hex(), advert.checksum_form)

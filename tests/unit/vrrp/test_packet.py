@@ -39,16 +39,28 @@ def _ref_checksum(data: bytes) -> int:
 
 def test_golden_set_is_complete() -> None:
     stems = set(FILES)
-    for need in ("ka227_v2", "ka227_v2auth", "ka227_v3", "ka227_v3uni", "ka227_v6",
-                 "hadaemon_v3_ipv4_rfc9568"):
+    for need in (
+        "ka227_v2",
+        "ka227_v2auth",
+        "ka227_v3",
+        "ka227_v3uni",
+        "ka227_v6",
+        "hadaemon_v3_ipv4_rfc9568",
+    ):
         assert need in stems
 
 
 @pytest.mark.parametrize("name", FILES)
 def test_golden_decode(name: str) -> None:
     data, meta = _load(name)
-    adv = decode(data, family=meta["family"], src=meta["src"], dst=meta["dst"],
-                 ttl=meta["ttl"], multicast=meta["multicast"])
+    adv = decode(
+        data,
+        family=meta["family"],
+        src=meta["src"],
+        dst=meta["dst"],
+        ttl=meta["ttl"],
+        multicast=meta["multicast"],
+    )
     assert adv.as_dict() == meta["advert"]
     assert Advert.from_dict(meta["advert"]) == adv
 
@@ -61,8 +73,12 @@ def test_golden_encode_is_byte_identical(name: str) -> None:
         # We never send keepalived <= 1.3.6's unicast form; only accept it.
         wire = encode(adv, src=meta["src"], dst="224.0.0.18")
     else:
-        wire = encode(adv, src=meta["src"], dst=meta["dst"],
-                      v3_checksum_as_v2=meta.get("v3_checksum_as_v2", False))
+        wire = encode(
+            adv,
+            src=meta["src"],
+            dst=meta["dst"],
+            v3_checksum_as_v2=meta.get("v3_checksum_as_v2", False),
+        )
     assert wire == data
 
 

@@ -19,8 +19,9 @@ from hadaemon.vrrp.timing import master_down_interval_cs, skew_time_cs
         (100, 500, 3, 304.6875, 1804.6875),
     ],
 )
-def test_rfc_formulas(prio: int, interval_cs: int, version: int, skew_cs: float,
-                      mdi_cs: float) -> None:
+def test_rfc_formulas(
+    prio: int, interval_cs: int, version: int, skew_cs: float, mdi_cs: float
+) -> None:
     assert skew_time_cs(prio, interval_cs, version) == skew_cs
     assert master_down_interval_cs(prio, interval_cs, version) == mdi_cs
 
