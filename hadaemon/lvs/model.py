@@ -15,6 +15,7 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 #: scheduler names the nft data path implements natively
 NATIVE_SCHEDULERS = ("rr", "wrr", "sh", "mh", "random")
@@ -103,6 +104,8 @@ class Service:
     #: True when the reals are the sorry server (quorum lost)
     sorry: bool = False
     seed: int = field(default=0x5EED)
+    #: keepalived's scheduler name, passed unchanged to IPVS ("" = same as ``scheduler``)
+    ipvs_scheduler: str = ""
 
     def fingerprint(self) -> str:
         """A short stable digest of everything that shapes the generated rules."""
@@ -166,7 +169,7 @@ def validate_service(svc: Service) -> list[str]:
     return problems
 
 
-def service_to_dict(svc: Service) -> dict[str, object]:
+def service_to_dict(svc: Service) -> dict[str, Any]:
     """A JSON/msgpack-able form of ``svc`` (for IPC and test drivers)."""
     return {
         "name": svc.name,
@@ -181,14 +184,15 @@ def service_to_dict(svc: Service) -> dict[str, object]:
         "family": svc.family,
         "sorry": svc.sorry,
         "seed": svc.seed,
+        "ipvs_scheduler": svc.ipvs_scheduler,
     }
 
 
-def service_from_dict(d: dict[str, object]) -> Service:
+def service_from_dict(d: dict[str, Any]) -> Service:
     """Inverse of :func:`service_to_dict` (missing keys take the defaults)."""
-    matches = tuple(Match(str(a), str(p), int(port), int(fw)) for a, p, port, fw in d["matches"])  # type: ignore[attr-defined]
-    reals = tuple(Real(str(a), int(p), int(w), str(dev)) for a, p, w, dev in d.get("reals", []))  # type: ignore[attr-defined]
-    kw: dict[str, object] = {
+    matches = tuple(Match(str(a), str(p), int(port), int(fw)) for a, p, port, fw in d["matches"])
+    reals = tuple(Real(str(a), int(p), int(w), str(dev)) for a, p, w, dev in d.get("reals", []))
+    kw: dict[str, Any] = {
         k: d[k]
         for k in (
             "method",
@@ -199,11 +203,11 @@ def service_from_dict(d: dict[str, object]) -> Service:
             "family",
             "sorry",
             "seed",
+            "ipvs_scheduler",
         )
         if k in d
     }
     if "ingress_devices" in d:
-        kw["ingress_devices"] = tuple(d["ingress_devices"])  # type: ignore[arg-type]
-    return Service(
-        name=str(d.get("name") or make_name(matches[0])), matches=matches, reals=reals, **kw
-    )  # type: ignore[arg-type]
+        kw["ingress_devices"] = tuple(d["ingress_devices"])
+    name = str(d.get("name") or make_name(matches[0]))
+    return Service(name=name, matches=matches, reals=reals, **kw)

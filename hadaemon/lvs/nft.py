@@ -385,25 +385,21 @@ class NftBackend:
         ``conns`` is the number of connections scheduled to the server. DR: the netdev chain sees
         every packet from clients, so ``packets``/``bytes`` are IPVS's InPkts/InBytes.
         """
+        names = {rs_chain(n, r): str(r) for n, svc in self._applied.items() for r in svc.reals}
         out: dict[str, dict[str, dict[str, int]]] = {}
         for o in self.list_ruleset():
             rule = o.get("rule")
             if not rule or not rule["chain"].startswith("rs_"):
                 continue
             svc_name, _, tag = rule["chain"][3:].partition("__")
-            fam = rule["family"]
             for e in rule["expr"]:
                 if "counter" in e:
                     c = e["counter"]
-                    entry = (
-                        {"conns": c["packets"]}
-                        if fam == "ip"
-                        else {"packets": c["packets"], "bytes": c["bytes"]}
-                    )
-                    entry.setdefault("packets", c["packets"])
-                    entry.setdefault("bytes", c["bytes"])
-                    target = _rule_target(rule)
-                    out.setdefault(svc_name, {})[target or tag] = entry
+                    entry = {"packets": int(c["packets"]), "bytes": int(c["bytes"])}
+                    if rule["family"] == "ip":
+                        entry["conns"] = int(c["packets"])
+                    key = names.get(rule["chain"]) or _rule_target(rule) or tag
+                    out.setdefault(svc_name, {})[key] = entry
         return out
 
     def destroy(self) -> None:

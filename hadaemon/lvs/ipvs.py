@@ -1,0 +1,306 @@
+"""IPVS backend through pyroute2's generic-netlink ``IPVS`` socket (kernels that have IPVS).
+
+Chosen automatically by :func:`hadaemon.lvs.service.select_backend` when :func:`available` finds
+the IPVS generic-netlink family. Unlike nftables, IPVS has no transactions: a batch is applied
+command by command; on an error the batch stops, :class:`BackendError` is raised and the next
+resync (which re-reads the kernel) completes or repairs it.
+
+A virtual_server_group becomes one IPVS service per address/fwmark (as keepalived does without
+``nftables_ipvs``). Scheduler names go to the kernel unchanged (``Service.ipvs_scheduler``).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hadaemon.lvs.backend import BackendError
+from hadaemon.lvs.model import Match, Service
+from hadaemon.lvs.reconcile import (
+    ActualState,
+    AddService,
+    DeleteService,
+    EnsureBase,
+    Op,
+    UpdateService,
+)
+
+log = logging.getLogger("hadaemon.lvs.ipvs")
+
+#: include/uapi/linux/ip_vs.h
+IP_VS_CONN_F_MASQ = 0
+IP_VS_CONN_F_TUNNEL = 2
+IP_VS_CONN_F_DROUTE = 3
+IP_VS_SVC_F_PERSISTENT = 0x0001
+IP_VS_SVC_F_SCHED1 = 0x0008  # sh-fallback / mh-fallback
+IP_VS_SVC_F_SCHED2 = 0x0010  # sh-port / mh-port
+FWD = {"NAT": IP_VS_CONN_F_MASQ, "DR": IP_VS_CONN_F_DROUTE, "TUN": IP_VS_CONN_F_TUNNEL}
+PROTO = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP, "sctp": 132}
+PROTO_NAME = {v: k for k, v in PROTO.items()}
+
+
+class IpvsSocket(Protocol):
+    """The part of ``pyroute2.IPVS`` this backend uses."""
+
+    def service(self, command: str, service: Any = None) -> Any: ...
+
+    def dest(self, command: str, service: Any, dest: Any = None) -> Any: ...
+
+
+def available() -> bool:
+    """True when the kernel has IPVS (its generic-netlink family resolves)."""
+    try:
+        from pyroute2 import IPVS
+        from pyroute2.netlink.exceptions import NetlinkError
+    except ImportError:
+        return False
+    try:
+        s = IPVS()
+    except NetlinkError as e:
+        if e.code != errno.ENOENT:
+            log.warning("IPVS probe failed: %s", e)
+        return False
+    except OSError:
+        return False
+    s.close()
+    return True
+
+
+@dataclass(frozen=True, order=True)
+class SvcKey:
+    """IPVS service identity."""
+
+    af: int
+    protocol: int
+    addr: str
+    port: int
+    fwmark: int
+
+
+@dataclass(frozen=True)
+class SvcRec:
+    """One IPVS service with its destinations, in comparable form."""
+
+    sched: str
+    flags: int
+    timeout: int
+    netmask: str
+    #: (addr, port) -> (weight, fwd_method)
+    dests: tuple[tuple[tuple[str, int], tuple[int, int]], ...]
+
+
+def ipvs_scheduler(svc: Service) -> str:
+    """The kernel scheduler for ``svc``."""
+    if svc.ipvs_scheduler:
+        return svc.ipvs_scheduler
+    return {"random": "wrr", "fo": "fo"}.get(svc.scheduler, svc.scheduler)
+
+
+def _key(m: Match) -> SvcKey:
+    if m.fwmark:
+        return SvcKey(socket.AF_INET, 0, "", 0, m.fwmark)
+    return SvcKey(socket.AF_INET, PROTO[m.protocol], m.address, m.port, 0)
+
+
+def records(svc: Service) -> dict[SvcKey, SvcRec]:
+    """The IPVS services and destinations that implement ``svc``."""
+    flags = IP_VS_SVC_F_PERSISTENT if svc.persistence_timeout_s else 0
+    if svc.hash_port:
+        flags |= IP_VS_SVC_F_SCHED2
+    fwd = FWD[svc.method]
+    out: dict[SvcKey, SvcRec] = {}
+    for m in svc.matches:
+        k = _key(m)
+        dests = tuple(sorted(((r.address, r.port or m.port), (r.weight, fwd)) for r in svc.reals))
+        out[k] = SvcRec(
+            ipvs_scheduler(svc),
+            flags,
+            svc.persistence_timeout_s,
+            svc.persistence_granularity,
+            dests,
+        )
+    return out
+
+
+def service_obj(k: SvcKey, rec: SvcRec | None = None) -> Any:
+    """A ``pyroute2.IPVSService`` for ``k`` (key fields only when ``rec`` is None)."""
+    from pyroute2 import IPVSService
+
+    kw: dict[str, Any] = {}
+    if k.fwmark:
+        kw.update(fwmark=k.fwmark, af=k.af)
+    else:
+        kw.update(addr=k.addr, port=k.port, protocol=k.protocol)
+    if rec is not None:
+        kw.update(
+            sched_name=rec.sched,
+            timeout=rec.timeout,
+            flags={"flags": rec.flags, "mask": 0xFFFF},
+            netmask=rec.netmask,
+        )
+    return IPVSService(**kw)
+
+
+def dest_obj(addr: str, port: int, weight: int, fwd: int) -> Any:
+    """A ``pyroute2.IPVSDest``."""
+    from pyroute2 import IPVSDest
+
+    return IPVSDest(addr=addr, port=port, weight=weight, fwd_method=fwd)
+
+
+def _attrs(msg: Any, nla: str) -> dict[str, Any]:
+    inner = msg.get_attr(nla)
+    return {k: v for k, v in inner["attrs"]} if inner is not None else {}
+
+
+def parse_dump(sock: IpvsSocket) -> dict[SvcKey, SvcRec]:
+    """Read every service and destination from the kernel."""
+    out: dict[SvcKey, SvcRec] = {}
+    for smsg in sock.service("dump"):
+        a = _attrs(smsg, "IPVS_CMD_ATTR_SERVICE")
+        k = SvcKey(
+            int(a.get("IPVS_SVC_ATTR_AF", socket.AF_INET)),
+            int(a.get("IPVS_SVC_ATTR_PROTOCOL", 0)),
+            str(a.get("IPVS_SVC_ATTR_ADDR", "")) if not a.get("IPVS_SVC_ATTR_FWMARK") else "",
+            int(a.get("IPVS_SVC_ATTR_PORT", 0)) if not a.get("IPVS_SVC_ATTR_FWMARK") else 0,
+            int(a.get("IPVS_SVC_ATTR_FWMARK", 0)),
+        )
+        if k.fwmark:
+            k = SvcKey(k.af, 0, "", 0, k.fwmark)
+        flags = a.get("IPVS_SVC_ATTR_FLAGS", {"flags": 0})
+        dests = []
+        for dmsg in sock.dest("dump", service=service_obj(k)):
+            d = _attrs(dmsg, "IPVS_CMD_ATTR_DEST")
+            dests.append(
+                (
+                    (str(d["IPVS_DEST_ATTR_ADDR"]), int(d.get("IPVS_DEST_ATTR_PORT", 0))),
+                    (
+                        int(d.get("IPVS_DEST_ATTR_WEIGHT", 0)),
+                        int(d.get("IPVS_DEST_ATTR_FWD_METHOD", 0)) & 0x7,
+                    ),
+                )
+            )
+        out[k] = SvcRec(
+            str(a.get("IPVS_SVC_ATTR_SCHED_NAME", "")),
+            int(flags.get("flags", 0)) & (IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED2),
+            int(a.get("IPVS_SVC_ATTR_TIMEOUT", 0)),
+            str(a.get("IPVS_SVC_ATTR_NETMASK", "255.255.255.255")),
+            tuple(sorted(dests)),
+        )
+    return out
+
+
+class IpvsBackend:
+    """IPVS data path. ``sock`` defaults to ``pyroute2.IPVS()``."""
+
+    name = "ipvs"
+
+    def __init__(self, sock: IpvsSocket | None = None) -> None:
+        if sock is None:
+            from pyroute2 import IPVS
+
+            sock = IPVS()
+        self.sock: IpvsSocket = sock
+        self._applied: dict[str, Service] = {}
+        self._kernel: dict[SvcKey, SvcRec] = {}
+
+    def _actual_from(self, kernel: dict[SvcKey, SvcRec]) -> ActualState:
+        services: dict[str, str] = {}
+        claimed: set[SvcKey] = set()
+        for name, svc in self._applied.items():
+            want = records(svc)
+            claimed |= set(want)
+            have = {k: kernel[k] for k in want if k in kernel}
+            services[name] = svc.fingerprint() if have == want else ""
+        for k in kernel:
+            if k not in claimed:  # foreign or left over: owned by nobody we know → delete it
+                services[f"ipvs:{k.protocol}:{k.addr}:{k.port}:{k.fwmark}"] = ""
+        return ActualState(services, True, ())
+
+    def cached_actual(self) -> ActualState:
+        return self._actual_from(self._kernel)
+
+    def read_actual(self) -> ActualState:
+        self._kernel = parse_dump(self.sock)
+        return self._actual_from(self._kernel)
+
+    def _apply_records(self, want: dict[SvcKey, SvcRec], have: dict[SvcKey, SvcRec]) -> None:
+        for k in sorted(set(have) - set(want)):
+            self.sock.service("del", service=service_obj(k))
+            self._kernel.pop(k, None)
+        for k in sorted(want):
+            w, h = want[k], have.get(k)
+            so = service_obj(k, w)
+            if h is None:
+                self.sock.service("add", service=so)
+                h = SvcRec(w.sched, w.flags, w.timeout, w.netmask, ())
+            elif (w.sched, w.flags, w.timeout, w.netmask) != (
+                h.sched,
+                h.flags,
+                h.timeout,
+                h.netmask,
+            ):
+                self.sock.service("set", service=so)  # never "update": it deletes (pyroute2)
+            wd, hd = dict(w.dests), dict(h.dests)
+            for addr, port in sorted(set(hd) - set(wd)):
+                self.sock.dest("del", service=so, dest=dest_obj(addr, port, 0, 0))
+            for (addr, port), (weight, fwd) in sorted(wd.items()):
+                if (addr, port) not in hd:
+                    self.sock.dest("add", service=so, dest=dest_obj(addr, port, weight, fwd))
+                elif hd[(addr, port)] != (weight, fwd):
+                    self.sock.dest("set", service=so, dest=dest_obj(addr, port, weight, fwd))
+            self._kernel[k] = w
+
+    def apply(self, ops: Sequence[Op], desired: Sequence[Service]) -> None:
+        try:
+            for op in ops:
+                if isinstance(op, EnsureBase):
+                    continue
+                if isinstance(op, DeleteService):
+                    old = self._applied.pop(op.name, None)
+                    keys = set(records(old)) if old is not None else set()
+                    if op.name.startswith("ipvs:"):
+                        _, proto, addr, port, fwmark = op.name.split(":", 4)
+                        keys.add(SvcKey(socket.AF_INET, int(proto), addr, int(port), int(fwmark)))
+                    have = {k: v for k, v in self._kernel.items() if k in keys}
+                    self._apply_records({}, have)
+                elif isinstance(op, AddService | UpdateService):
+                    svc = op.service
+                    if svc.family != 4:
+                        raise BackendError(
+                            f"{svc.name}: IPv6 is not implemented in the IPVS backend"
+                        )
+                    old = self._applied.get(svc.name)
+                    keys = set(records(svc)) | (set(records(old)) if old else set())
+                    have = {k: v for k, v in self._kernel.items() if k in keys}
+                    self._apply_records(records(svc), have)
+                    self._applied[svc.name] = svc
+        except BackendError:
+            raise
+        except Exception as e:  # noqa: BLE001 - netlink errors carry the kernel's reason
+            raise BackendError(f"IPVS: {e}") from e
+
+    def counters(self) -> dict[str, dict[str, dict[str, int]]]:
+        return {}
+
+    def destroy(self) -> None:
+        mine = {k for svc in self._applied.values() for k in records(svc)}
+        for k in sorted(mine & set(self._kernel)):
+            try:
+                self.sock.service("del", service=service_obj(k))
+            except Exception as e:  # noqa: BLE001
+                log.warning("IPVS: deleting %s failed: %s", k, e)
+        self._kernel.clear()
+        self._applied.clear()
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.name, "services": sorted(self._applied)}
+
+
+def proto_name(n: int) -> str:
+    """``tcp``/``udp``/``sctp`` for an IP protocol number."""
+    return PROTO_NAME.get(n, str(n))
