@@ -228,7 +228,10 @@ async def fetch(
     except ssl.SSLError as exc:
         raise HttpError(f"SSL handshake failed: {exc.reason or exc}") from None
     except OSError as exc:
-        raise HttpError(f"connection failed: {exc.strerror or exc}") from None
+        text = exc.strerror or str(exc) or type(exc).__name__
+        if ssl_context is not None and isinstance(exc, ConnectionResetError | BrokenPipeError):
+            raise HttpError(f"SSL handshake failed: {text}") from None
+        raise HttpError(f"connection failed: {text}") from None
     try:
         writer.write(build_request(path, host_header, http_protocol))
         try:
@@ -250,7 +253,8 @@ async def fetch(
     except ssl.SSLError as exc:
         raise HttpError(f"SSL error: {exc.reason or exc}") from None
     except (ConnectionError, OSError) as exc:
-        raise HttpError(f"connection error: {exc.strerror or exc}") from None
+        text = exc.strerror or str(exc) or type(exc).__name__
+        raise HttpError(f"connection error: {text}") from None
     finally:
         writer.close()
         try:
