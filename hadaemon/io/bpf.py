@@ -294,9 +294,9 @@ class VrrpFilter:
             raise BpfUnavailable(f"eBPF program did not compile/load: {exc}") from None
         self.xdp_prog_id = _prog_info(self.xdp_fn.fd)[0]
         self.tc_prog_id = _prog_info(self.tc_fn.fd)[0]
-        self._bitmap = self.bpf["vrid_bitmap"]
-        self._last_seen = self.bpf["last_seen"]
-        self._counters = self.bpf["counters"]
+        self._bitmap = self.bpf[b"vrid_bitmap"]
+        self._last_seen = self.bpf[b"last_seen"]
+        self._counters = self.bpf[b"counters"]
         self._attached: dict[int, _Attachment] = {}
         self._events_open = False
         self._closed = False
@@ -374,7 +374,7 @@ class VrrpFilter:
     # -- ring buffer -------------------------------------------------------------------------
     def open_events(self, callback: Callable[[Event], None]) -> None:
         """Deliver ring-buffer records to ``callback`` from :meth:`consume_events`/:meth:`poll`."""
-        table = self.bpf["events"]
+        table = self.bpf[b"events"]
 
         def _cb(_ctx: Any, data: Any, _size: int) -> int:
             e = table.event(data)

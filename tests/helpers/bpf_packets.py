@@ -107,13 +107,14 @@ def ipv6(
     dst: str = VRRP_GROUP6,
     hlim: int = 255,
     nxt: int = 112,
+    plen: int | None = None,
 ) -> bytes:
-    """An IPv6 header followed by ``payload``."""
+    """An IPv6 header followed by ``payload`` (``plen`` overrides the payload length)."""
     return (
         struct.pack(
             "!IHBB16s16s",
             6 << 28,
-            len(payload),
+            len(payload) if plen is None else plen,
             nxt,
             hlim,
             socket.inet_pton(socket.AF_INET6, src),
