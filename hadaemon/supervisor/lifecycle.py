@@ -8,8 +8,14 @@ Rules:
    process. Side effects are returned as actions (:class:`Spawn`, :class:`Kill`) drained with
    :meth:`Child.actions`; the supervisor executes them through ``os_ops``.
 3. Backoff: after an unexpected exit the next start waits ``backoff_s``, which starts at
-   :data:`BACKOFF_INITIAL_S` (0.1 s) and doubles on each crash up to :data:`BACKOFF_MAX_S`
-   (60 s). A worker that ran for :data:`STABLE_S` (60 s) before exiting starts over at 0.1 s.
+   :data:`BACKOFF_INITIAL_S` (0.1 s) and doubles on each *quick* crash up to
+   :data:`BACKOFF_MAX_S` (60 s). A worker that ran for :data:`STABLE_S` (60 s) before exiting
+   starts over at 0.1 s. A crash is quick when the worker never said Ready or died less than
+   :data:`MIN_HEALTHY_S` after it; a worker that was serving (e.g. a VRRP master killed by an
+   OOM killer or an operator's ``kill -9``) is respawned after the current delay without
+   doubling it, so that it is back before its peers' Master_Down_Interval even when it is
+   killed many times in a row, while a crash loop still backs off. (Deliberate deviation from
+   keepalived, which doubles on every death within 60 s.)
 4. Exit codes in :data:`PERMANENT_EXIT_CODES` (bad config, missing permission) are final:
    FATAL, no respawn loop. Exit 0 while not stopping is treated as a crash (workers never exit
    on their own).
@@ -31,6 +37,8 @@ from dataclasses import dataclass
 BACKOFF_INITIAL_S = 0.1
 BACKOFF_MAX_S = 60.0
 STABLE_S = 60.0
+#: A worker that served this long after Ready is not in a crash loop (no doubling).
+MIN_HEALTHY_S = 1.0
 #: A worker that has not said Ready this long after spawn is killed (and respawned).
 STARTUP_TIMEOUT_S = 30.0
 #: After SIGTERM (or a Shutdown message), SIGKILL follows after this long.
@@ -38,11 +46,12 @@ STOP_TIMEOUT_S = 5.0
 
 #: sysexits.h codes used by workers
 EXIT_OK = 0
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: the worker module cannot be imported; permanent
 EXIT_SOFTWARE = 70  # EX_SOFTWARE: unexpected exception; transient, respawn
 EXIT_PROTOCOL = 76  # EX_PROTOCOL: malformed frame from the supervisor; respawn
 EXIT_NOPERM = 77  # EX_NOPERM: missing capability; permanent
 EXIT_CONFIG = 78  # EX_CONFIG: the worker rejected its config; permanent
-PERMANENT_EXIT_CODES = frozenset({EXIT_NOPERM, EXIT_CONFIG})
+PERMANENT_EXIT_CODES = frozenset({EXIT_UNAVAILABLE, EXIT_NOPERM, EXIT_CONFIG})
 
 
 class ChildState(enum.Enum):
@@ -106,6 +115,7 @@ class Child:
         backoff_initial_s: float = BACKOFF_INITIAL_S,
         backoff_max_s: float = BACKOFF_MAX_S,
         stable_s: float = STABLE_S,
+        min_healthy_s: float = MIN_HEALTHY_S,
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
         stop_timeout_s: float = STOP_TIMEOUT_S,
     ) -> None:
@@ -117,6 +127,7 @@ class Child:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.stable_s = stable_s
+        self.min_healthy_s = min_healthy_s
         self.startup_timeout_s = startup_timeout_s
         self.stop_timeout_s = stop_timeout_s
         #: delay before the next respawn (seconds)
@@ -195,10 +206,12 @@ class Child:
         lived_s = now - self.spawned_at if self.spawned_at is not None else 0.0
         if lived_s >= self.stable_s:
             self.backoff_s = self.backoff_initial_s
+        quick = self.ready_at is None or now - self.ready_at < self.min_healthy_s
         self._change_state(ChildState.BACKOFF)
         self._deadline = now + self.backoff_s
         self.restarts += 1
-        self.backoff_s = min(self.backoff_s * 2, self.backoff_max_s)
+        if quick:
+            self.backoff_s = min(self.backoff_s * 2, self.backoff_max_s)
 
     def stop(self, now: float) -> None:
         """Orderly stop: SIGTERM now (the supervisor also sends Shutdown), SIGKILL later."""

@@ -65,13 +65,27 @@ def test_backoff_doubles_to_60s_and_resets_after_stable_minute() -> None:
         assert c.state is ChildState.STARTING
         os_.run(c, now)
         c.ready(now)
-        now += 1.0
+        now += 0.5  # dies 0.5 s after Ready: a crash loop
     assert delays == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 60.0, 60.0]
     assert c.restarts == 12 and os_.spawns == 13
     # it now runs for a stable minute: the next crash respawns after 0.1 s again
     now += 60.0
     c.exited(-signal.SIGSEGV, now)
     assert c.get_timer() == pytest.approx(now + 0.1)
+
+
+def test_killed_while_serving_respawns_fast_every_time() -> None:
+    c, os_ = started()
+    now = 5.0
+    for _ in range(20):
+        c.exited(-signal.SIGKILL, now)
+        deadline = c.get_timer()
+        assert deadline == pytest.approx(now + 0.1)
+        c.handle_timer(deadline)
+        os_.run(c, deadline)
+        c.ready(deadline + 0.2)
+        now = deadline + 0.2 + c.min_healthy_s + 0.01
+    assert c.restarts == 20 and os_.spawns == 21
 
 
 @pytest.mark.parametrize("code", [EXIT_CONFIG, EXIT_NOPERM])

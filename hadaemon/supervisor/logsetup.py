@@ -1,0 +1,33 @@
+"""Logging set-up shared by the supervisor and the workers.
+
+``stderr`` (``--foreground``/``-l``) prints ``time name: message``; ``syslog`` sends to
+``/dev/log`` (journald reads it) with ident ``hadaemon`` / ``hadaemon_<worker>`` and facility
+``daemon``, as keepalived does.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+
+
+def setup_logging(target: str, debug: bool, ident: str = "hadaemon") -> None:
+    """Configure the root logger for ``target`` = ``stderr`` or ``syslog``."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler: logging.Handler
+    if target == "syslog" and os.path.exists("/dev/log"):
+        handler = logging.handlers.SysLogHandler(
+            address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
+        )
+        handler.setFormatter(logging.Formatter(f"{ident}[{os.getpid()}]: %(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s {ident}[%(process)d] %(name)s: %(message)s")
+        )
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)

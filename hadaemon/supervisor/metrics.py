@@ -1,0 +1,188 @@
+"""Prometheus ``/metrics`` (``global_defs { metrics_listen ADDR:PORT }``), via prometheus-client.
+
+Metric names and labels follow mehdy/keepalived-exporter so existing dashboards keep working:
+``keepalived_up``, ``keepalived_vrrp_state{iname,intf,vrid,ip_address}`` (0 INIT, 1 BACKUP,
+2 MASTER, 3 FAULT, one sample per VIP), and per instance ``keepalived_<counter>_total{iname,
+intf,vrid}`` for keepalived's vrrp counters (advert_rcvd, advert_sent, become_master,
+release_master, packet_len_err, advert_interval_err, ip_ttl_err, invalid_type_rcvd,
+addr_list_err, invalid_authtype, authtype_mismatch, auth_failure, pri_zero_rcvd,
+pri_zero_sent). hadaemon's own: ``hadaemon_worker_up{worker}``,
+``hadaemon_worker_restarts_total{worker}``, ``hadaemon_uptime_seconds``,
+``hadaemon_real_server_up{virtual_server,real_server}``, ``hadaemon_bpf_drops_total{reason}``
+and ``hadaemon_failover_decision_seconds{iname}`` when the vrrp worker reports them.
+
+The HTTP side is aiohttp on the supervisor's loop (no threads); every scrape asks the workers
+for fresh status.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from hadaemon.supervisor.main import Supervisor
+
+VRRP_STATE_VALUES = {"INIT": 0, "BACKUP": 1, "MASTER": 2, "FAULT": 3, "STOP": 4}
+VRRP_COUNTERS = (
+    "advert_rcvd",
+    "advert_sent",
+    "become_master",
+    "release_master",
+    "packet_len_err",
+    "advert_interval_err",
+    "ip_ttl_err",
+    "invalid_type_rcvd",
+    "addr_list_err",
+    "invalid_authtype",
+    "authtype_mismatch",
+    "auth_failure",
+    "pri_zero_rcvd",
+    "pri_zero_sent",
+)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``ADDR:PORT`` or ``[V6ADDR]:PORT`` → (host, port); ValueError with a clear text."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected ADDR:PORT, got {value!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    ipaddress.ip_address(host)  # ValueError if not an address
+    return host, int(port)
+
+
+def _instance_labels(inst: dict[str, Any]) -> tuple[str, str, str]:
+    return (
+        str(inst.get("name") or inst.get("iname") or ""),
+        str(inst.get("interface") or inst.get("intf") or ""),
+        str(inst.get("vrid", inst.get("virtual_router_id", "")) or ""),
+    )
+
+
+def _vips(inst: dict[str, Any]) -> list[str]:
+    raw = inst.get("virtual_ipaddress") or inst.get("vips") or []
+    out = []
+    for v in raw:
+        if isinstance(v, dict):
+            v = v.get("address") or v.get("ip") or v.get("cidr") or ""
+        out.append(str(v).split("/")[0])
+    return out or [""]
+
+
+class StatusCollector(Collector):
+    """Builds every metric from one status document."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the metric families."""
+        doc = self.doc
+        workers = doc.get("workers") or {}
+        up = GaugeMetricFamily("keepalived_up", "Status of the daemon (1 = VRRP worker running)")
+        vrrp_running = workers.get("vrrp", {}).get("state") == "RUNNING"
+        any_running = any(w.get("state") == "RUNNING" for w in workers.values())
+        up.add_metric(
+            [], 1.0 if (vrrp_running or ("vrrp" not in workers and any_running)) else 0.0
+        )
+        yield up
+        state = GaugeMetricFamily(
+            "keepalived_vrrp_state",
+            "State of vrrp (0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT)",
+            labels=["iname", "intf", "vrid", "ip_address"],
+        )
+        counters = {
+            c: CounterMetricFamily(
+                f"keepalived_{c}", f"VRRP {c.replace('_', ' ')}", labels=["iname", "intf", "vrid"]
+            )
+            for c in VRRP_COUNTERS
+        }
+        latency = GaugeMetricFamily(
+            "hadaemon_failover_decision_seconds",
+            "Time from the last master advert (kernel stamp) to the takeover decision",
+            labels=["iname"],
+        )
+        for inst in doc.get("instances") or []:
+            if not isinstance(inst, dict):
+                continue
+            labels = _instance_labels(inst)
+            value = VRRP_STATE_VALUES.get(str(inst.get("state", "")).upper())
+            if value is not None:
+                for vip in _vips(inst):
+                    state.add_metric([*labels, vip], float(value))
+            stats = inst.get("stats") or {}
+            for c, fam in counters.items():
+                if isinstance(stats.get(c), int | float):
+                    fam.add_metric(list(labels), float(stats[c]))
+            lat = inst.get("failover_decision_s")
+            if isinstance(lat, int | float):
+                latency.add_metric([labels[0]], float(lat))
+        yield state
+        yield from counters.values()
+        yield latency
+        wup = GaugeMetricFamily("hadaemon_worker_up", "Worker process running", labels=["worker"])
+        wrs = CounterMetricFamily("hadaemon_worker_restarts", "Worker respawns", labels=["worker"])
+        for n, w in workers.items():
+            wup.add_metric([n], 1.0 if w.get("state") == "RUNNING" else 0.0)
+            wrs.add_metric([n], float(w.get("restarts") or 0))
+        yield wup
+        yield wrs
+        uptime = GaugeMetricFamily("hadaemon_uptime_seconds", "Supervisor uptime")
+        uptime.add_metric([], float((doc.get("hadaemon") or {}).get("uptime_s") or 0))
+        yield uptime
+        rs = GaugeMetricFamily(
+            "hadaemon_real_server_up",
+            "Real server health (1 = up)",
+            labels=["virtual_server", "real_server"],
+        )
+        for r in doc.get("real_server_states") or []:
+            rs.add_metric(
+                [str(r["virtual_server"]), str(r["real_server"])], 1.0 if r.get("up") else 0.0
+            )
+        yield rs
+        drops = CounterMetricFamily(
+            "hadaemon_bpf_drops", "VRRP packets dropped in the kernel", labels=["reason"]
+        )
+        vrrp_svc = (doc.get("services") or {}).get("vrrp") or {}
+        bpf = vrrp_svc.get("bpf_drops") if isinstance(vrrp_svc, dict) else None
+        if isinstance(bpf, dict):
+            for reason, n in sorted(bpf.items()):
+                if isinstance(n, int | float):
+                    drops.add_metric([str(reason)], float(n))
+        yield drops
+
+
+def render(doc: dict[str, Any]) -> bytes:
+    """The Prometheus text exposition of a status document."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StatusCollector(doc))
+    data: bytes = generate_latest(registry)
+    return data
+
+
+async def start_metrics_server(sup: Supervisor, listen: str) -> web.AppRunner:
+    """Serve ``/metrics`` on ``listen``; returns the runner (``await runner.cleanup()``)."""
+    host, port = parse_listen(listen)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = render(await sup.collect_status())
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner

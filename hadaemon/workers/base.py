@@ -1,0 +1,268 @@
+"""Worker process entry: host one service object behind the supervisor's pipe.
+
+Started by the supervisor as ``python -m hadaemon.workers.base --name vrrp --module
+hadaemon.workers.vrrp --fd N --ppid P``. The process
+
+* names itself ``hadaemon: <name>`` (setproctitle), asks for ``PR_SET_PDEATHSIG`` = SIGTERM and
+  exits at once if the supervisor is already gone (it runs in its own process group, made by
+  the supervisor's ``posix_spawn(setpgroup=0)``);
+* says :class:`~hadaemon.ipc.messages.Hello`, waits for :class:`Configure`, builds the service
+  with ``module.make_service(config, emit, options)`` and ``await service.start()``, then says
+  :class:`Ready`;
+* serves ApplyConfig / StatusRequest / Ping / DumpRequest / RealServerState / StateChanged /
+  Shutdown until the pipe closes, SIGTERM/SIGINT arrives or Shutdown is received, then
+  ``await service.stop()`` and exits 0.
+
+A worker module provides ``make_service(config, emit, options) -> service`` and optionally
+``decode_config(wire: dict) -> object`` (default: ``hadaemon.config.model.Config.from_dict``).
+``options`` holds ``handback`` (instance → last state known to the supervisor; a respawned vrrp
+worker resumes from it), ``restart`` (True if this is a respawn), ``no_bpf``, ``debug``,
+``config_id`` and ``run_dir``.
+
+Exit codes (:mod:`hadaemon.supervisor.lifecycle`): 78 the config was rejected and 77 missing
+permission (both permanent: no respawn loop), 69 the module cannot be imported (permanent), 70
+any other failure, 76 a malformed frame from the supervisor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import importlib
+import inspect
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from hadaemon.ipc import messages as m
+from hadaemon.ipc.channel import Channel
+from hadaemon.supervisor.lifecycle import (
+    EXIT_CONFIG,
+    EXIT_NOPERM,
+    EXIT_OK,
+    EXIT_PROTOCOL,
+    EXIT_SOFTWARE,
+    EXIT_UNAVAILABLE,
+)
+
+log = logging.getLogger("hadaemon.worker")
+
+STOP_TIMEOUT_S = 4.0
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+def _default_decode(wire: dict[str, Any]) -> Any:
+    from hadaemon.config.model import Config
+
+    return Config.from_dict(wire)
+
+
+def classify_error(exc: BaseException) -> int:
+    """Exit code for an exception raised while building or starting a service."""
+    if isinstance(exc, PermissionError):
+        return EXIT_NOPERM
+    if isinstance(exc, ValueError | KeyError | TypeError) or type(exc).__name__ in (
+        "ConfigError",
+        "ValidationError",
+    ):
+        return EXIT_CONFIG
+    return EXIT_SOFTWARE
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class WorkerHost:
+    """Runs one service object for the supervisor over ``chan``."""
+
+    def __init__(self, name: str, module_name: str, chan: Channel) -> None:
+        self.name = name
+        self.module_name = module_name
+        self.chan = chan
+        self.service: Any = None
+        self.decode: Callable[[dict[str, Any]], Any] = _default_decode
+        self._stop = asyncio.Event()
+        self.exit_code = EXIT_OK
+
+    def emit(self, kind: str, body: dict[str, Any]) -> None:
+        """The service's event callback: typed messages for known kinds, else ServiceEvent."""
+        try:
+            msg = m.from_emit(kind, body)
+        except m.MalformedFrame as exc:
+            log.error("%s: service emitted a bad %r event: %s", self.name, kind, exc)
+            return
+        try:
+            self.chan.send(msg)
+        except m.ChannelClosed:
+            self._stop.set()
+
+    def _fatal(self, exc: BaseException, code: int) -> int:
+        log.error("%s: cannot run: %s", self.name, exc)
+        with contextlib.suppress(Exception):
+            self.chan.send(m.Fatal(message=f"{type(exc).__name__}: {exc}", exit_code=code))
+        return code
+
+    async def run(self) -> int:
+        """The whole life of the worker; returns the exit code."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        self.chan.send(m.Hello(worker=self.name, pid=os.getpid()))
+        try:  # import (slow: pyroute2, bcc) while the supervisor prepares Configure
+            module = importlib.import_module(self.module_name)
+        except Exception as exc:
+            return self._fatal(exc, EXIT_UNAVAILABLE)
+        try:
+            first = await self.chan.recv_message()
+        except m.ChannelClosed:
+            return EXIT_OK
+        except m.MalformedFrame as exc:
+            log.error("%s: malformed first frame from supervisor: %s", self.name, exc)
+            return EXIT_PROTOCOL
+        if not isinstance(first, m.Configure):
+            log.error("%s: expected configure, got %s", self.name, first.KIND)
+            return EXIT_PROTOCOL
+        self.decode = getattr(module, "decode_config", _default_decode)
+        options = dict(first.options)
+        options["handback"] = dict(first.handback)
+        try:
+            config = self.decode(first.config)
+            self.service = module.make_service(config, self.emit, options)
+            await _maybe_await(self.service.start())
+        except Exception as exc:
+            return self._fatal(exc, classify_error(exc))
+        gc.collect()
+        gc.freeze()
+        self.chan.send(m.Ready(worker=self.name))
+        reader = asyncio.create_task(self._serve())
+        stopper = asyncio.create_task(self._stop.wait())
+        await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        reader.cancel()
+        stopper.cancel()
+        try:
+            await asyncio.wait_for(_maybe_await(self.service.stop()), STOP_TIMEOUT_S)
+        except Exception as exc:
+            log.error("%s: stop failed: %s", self.name, exc)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.chan.drain(), 1.0)
+        return self.exit_code
+
+    async def _serve(self) -> None:
+        while True:
+            try:
+                msg = await self.chan.recv_message()
+            except m.ChannelClosed:
+                log.info("%s: supervisor pipe closed, stopping", self.name)
+                return
+            except m.MalformedFrame as exc:
+                log.error("%s: malformed frame from supervisor: %s", self.name, exc)
+                self.exit_code = EXIT_PROTOCOL
+                return
+            if isinstance(msg, m.Shutdown):
+                log.info("%s: shutdown requested (%s)", self.name, msg.reason)
+                return
+            try:
+                await self._dispatch(msg)
+            except m.ChannelClosed:
+                return
+            except Exception as exc:  # a service bug must not kill the pipe
+                log.exception("%s: handling %s failed: %s", self.name, msg.KIND, exc)
+
+    async def _dispatch(self, msg: m.Message) -> None:
+        svc = self.service
+        if isinstance(msg, m.Ping):
+            self.chan.send(m.Pong(nonce=msg.nonce))
+        elif isinstance(msg, m.StatusRequest):
+            status = _jsonable(svc.status())
+            self.chan.send(m.StatusReply(req_id=msg.req_id, status=status))
+        elif isinstance(msg, m.ApplyConfig):
+            await _maybe_await(svc.apply_config(self.decode(msg.config)))
+        elif isinstance(msg, m.DumpRequest):
+            error = None
+            try:
+                _write_dump(msg.path, msg.what, svc)
+            except OSError as exc:
+                error = str(exc)
+            self.chan.send(m.DumpDone(req_id=msg.req_id, path=msg.path, error=error))
+        elif isinstance(msg, m.RealServerState):
+            fn = getattr(svc, "set_real_server_state", None)
+            if fn is not None:
+                await _maybe_await(fn(msg.virtual_server, msg.real_server, msg.up, msg.weight))
+        elif isinstance(msg, m.StateChanged):
+            fn = getattr(svc, "set_vrrp_state", None)
+            if fn is not None:
+                await _maybe_await(fn(msg.instance, msg.state))
+        else:
+            log.debug("%s: ignoring %s", self.name, msg.KIND)
+        await self.chan.drain()
+
+
+def _jsonable(obj: Any) -> dict[str, Any]:
+    """Round-trip through JSON so only plain types travel (tuples, enums via str)."""
+    out = json.loads(json.dumps(obj, default=str))
+    return out if isinstance(out, dict) else {"status": out}
+
+
+def _write_dump(path: str, what: str, svc: Any) -> None:
+    dump = getattr(svc, "dump", None)
+    text = dump(what) if dump is not None else json.dumps(_jsonable(svc.status()), indent=2)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments given by the supervisor."""
+    p = argparse.ArgumentParser(prog="hadaemon-worker")
+    p.add_argument("--name", required=True)
+    p.add_argument("--module", required=True)
+    p.add_argument("--fd", type=int, required=True)
+    p.add_argument("--ppid", type=int, required=True)
+    p.add_argument("--log", default="stderr", choices=("stderr", "syslog"))
+    p.add_argument("--debug", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Worker process entry point."""
+    args = build_parser().parse_args(argv)
+    from setproctitle import setproctitle
+
+    from hadaemon.supervisor.logsetup import setup_logging
+    from hadaemon.supervisor.os_ops import prctl_pdeathsig
+
+    setproctitle(f"hadaemon: {args.name}")
+    prctl_pdeathsig(signal.SIGTERM)
+    if os.getppid() != args.ppid:  # the supervisor died before prctl took effect
+        return EXIT_OK
+    setup_logging(args.log, args.debug, ident=f"hadaemon_{args.name}")
+    sock = socket.socket(fileno=args.fd)
+    sock.set_inheritable(False)
+
+    async def _main() -> int:
+        chan = await Channel.open(sock)
+        try:
+            return await WorkerHost(args.name, args.module, chan).run()
+        finally:
+            chan.close()
+
+    try:
+        return asyncio.run(_main())
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
