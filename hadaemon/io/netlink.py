@@ -40,6 +40,9 @@ __all__ = [
     "RuleSpec",
     "VipSpec",
     "LinkEvent",
+    "route_from_model",
+    "rule_from_model",
+    "vip_from_model",
 ]
 
 log = logging.getLogger("hadaemon.netlink")
@@ -554,3 +557,83 @@ class Netlink:
                     await res
         finally:
             ipr.close()
+
+
+# -- config model adapters (hadaemon.config.model.IpAddress / IpRoute / IpRule) ----------------
+def vip_from_model(a: Any, default_dev: str) -> VipSpec:
+    """A :class:`VipSpec` from a ``config.model.IpAddress`` (or keepalived text)."""
+    if isinstance(a, str):
+        return VipSpec.parse(a, default_dev)
+    ip = ipaddress.ip_address(a.address)
+    scope = a.scope
+    flags = (
+        (IFA_F_HOMEADDRESS if a.home else 0)
+        | (IFA_F_NODAD if a.nodad else 0)
+        | (IFA_F_NOPREFIXROUTE if a.noprefixroute else 0)
+        | (IFA_F_MCAUTOJOIN if a.autojoin else 0)
+    )
+    return VipSpec(
+        address=str(ip),
+        prefixlen=int(a.prefixlen),
+        dev=a.dev or default_dev,
+        family=socket.AF_INET if ip.version == 4 else socket.AF_INET6,
+        broadcast=a.brd,
+        scope=(SCOPES[scope] if scope in SCOPES else _int(scope, "scope")) if scope else None,
+        label=a.label,
+        peer=a.peer,
+        flags=flags,
+        no_track=bool(a.no_track),
+        preferred_lft=a.preferred_lft,
+    )
+
+
+def route_from_model(r: Any) -> RouteSpec:
+    """A :class:`RouteSpec` from a ``config.model.IpRoute`` (or keepalived text)."""
+    if isinstance(r, str):
+        return RouteSpec.parse(r)
+    words: list[str] = []
+    if r.type and r.type != "unicast":
+        words.append(r.type)
+    if r.src:
+        words += ["src", r.src]
+    words.append(r.dst)
+    for kw, v in (
+        ("via", r.via),
+        ("dev", r.dev),
+        ("scope", r.scope),
+        ("table", r.table),
+        ("metric", r.metric),
+        ("proto", r.protocol),
+    ):
+        if v is not None:
+            words += [kw, str(v)]
+    if r.onlink:
+        words.append("onlink")
+    if r.no_track:
+        words.append("no_track")
+    words += list(r.options)
+    return RouteSpec.parse(" ".join(words))
+
+
+def rule_from_model(r: Any) -> RuleSpec:
+    """A :class:`RuleSpec` from a ``config.model.IpRule`` (or keepalived text)."""
+    if isinstance(r, str):
+        return RuleSpec.parse(r)
+    words: list[str] = []
+    if r.family == 6:
+        words.append("inet6")
+    for kw, v in (
+        ("from", r.from_),
+        ("to", r.to),
+        ("table", r.table),
+        ("priority", r.priority),
+        ("fwmark", r.fwmark),
+        ("iif", r.iif),
+        ("oif", r.oif),
+    ):
+        if v is not None:
+            words += [kw, str(v)]
+    if r.no_track:
+        words.append("no_track")
+    words += list(r.options)
+    return RuleSpec.parse(" ".join(words))

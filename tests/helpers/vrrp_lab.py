@@ -36,6 +36,34 @@ def run_py(topo: Topology, ns: str, code: str, timeout_s: float = 20.0) -> str:
     return p.stdout
 
 
+_PING = """
+import socket, struct, time
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF)
+    return ~(s + (s >> 16)) & 0xFFFF
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(0.2)
+msg = struct.pack("!BBHHH", 8, 0, 0, 0x4844, 1) + b"hadaemon"
+msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+end = time.monotonic() + 2
+res = "timeout"
+while time.monotonic() < end and res != "reply":
+    s.sendto(msg, ("VIP", 0))
+    t = time.monotonic() + 0.3
+    while time.monotonic() < t:
+        try:
+            data, addr = s.recvfrom(2048)
+        except socket.timeout:
+            break
+        ihl = (data[0] & 15) * 4
+        if addr[0] == "VIP" and data[ihl] == 0 and data[ihl + 4:ihl + 6] == b"HD":
+            res = "reply"
+            break
+print(res)
+"""
+
+
 class Lab:
     """Routers ``r1``, ``r2`` (and optionally more) plus a ``client`` on one Ethernet segment.
 
@@ -85,26 +113,30 @@ class Lab:
                  what=f"{addr} held only by {name} (now {self.holders(addr)})")
 
     def client_sees(self, vip: str) -> str | None:
-        """Ping ``vip`` from the client and return the MAC the client resolved it to."""
+        """Ping ``vip`` from the client (ICMP echo on a raw socket, after flushing the client's
+        neighbour cache) and return the MAC the client's kernel resolved it to, or None."""
         c = self.ns["client"]
         self.topo.exec(c, "ip", "neigh", "flush", "dev", "eth1", check=False)
-        ping = self.topo.exec(c, "ping", "-c1", "-W1", vip, check=False)
-        if ping.returncode != 0:
+        out = run_py(self.topo, c, _PING.replace("VIP", vip), timeout_s=10).strip()
+        if out != "reply":
             return None
-        out = self.topo.exec(c, "ip", "neigh", "show", vip, "dev", "eth1").stdout
-        m = re.search(r"lladdr (\S+)", out)
+        neigh = self.topo.exec(c, "ip", "neigh", "show", vip, "dev", "eth1").stdout
+        m = re.search(r"lladdr (\S+)", neigh)
         return m.group(1) if m else None
 
     # -- daemons ------------------------------------------------------------------------------
     def start_hadaemon(self, name: str, conf: str, *extra: str) -> subprocess.Popen[Any]:
-        """Start ``hadaemon -n -l -D -f CONF`` in router ``name``; output to a log file."""
-        path = self.tmp / f"{name}.conf"
+        """Start hadaemon's VRRP (``-n -l -D -f CONF``) in router ``name``; output to a log.
+
+        ``conf`` is keepalived.conf text, or JSON (model dict form, see :func:`hd_config`).
+        """
+        path = self.tmp / (f"{name}.json" if conf.lstrip().startswith("{") else f"{name}.conf")
         path.write_text(conf)
         logp = self.tmp / f"{name}.log"
         self.logs[name] = logp
         fh = open(logp, "ab")  # noqa: SIM115 - handed to the child
-        p = self.topo.popen(self.ns[name], [PYTHON, "-m", "hadaemon", "-n", "-l", "-D",
-                                            "-f", str(path), *extra],
+        p = self.topo.popen(self.ns[name], [PYTHON, "-m", "hadaemon.workers.vrrp", "-n", "-l",
+                                            "-D", "-f", str(path), *extra],
                             stdout=fh, stderr=subprocess.STDOUT, cwd=str(ROOT))
         fh.close()
         self.procs[name] = p
@@ -214,3 +246,73 @@ class Capture:
         if self.proc.returncode != 0 or not lines:
             raise AssertionError(f"capture failed: {err}")
         return json.loads(lines[-1])
+
+
+def hd_instance(
+    name: str = "VI_1",
+    *,
+    vrid: int = 51,
+    priority: int = 100,
+    state: str = "BACKUP",
+    vips: Sequence[str] = ("10.0.0.200/24",),
+    version: int = 3,
+    advert_int: float = 0.1,
+    interface: str = "eth1",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A ``vrrp_instance`` in the config model's dict form (``VrrpInstance.to_dict()``)."""
+    family = 6 if vips and ":" in vips[0] else 4
+    inst: dict[str, Any] = {
+        "name": name, "state": state, "interface": interface, "virtual_router_id": vrid,
+        "priority": priority, "advert_int": advert_int, "version": version, "family": family,
+        "virtual_ipaddress": [
+            {"address": v.split("/")[0],
+             "prefixlen": int(v.split("/")[1]) if "/" in v else (32 if family == 4 else 128)}
+            for v in vips
+        ],
+    }
+    inst.update(extra)
+    return inst
+
+
+def hd_config(*instances: dict[str, Any], **global_defs: Any) -> str:
+    """A whole config (``Config.to_dict()`` form) as JSON text, for ``-f FILE.json``."""
+    g = {"router_id": "lab", "vrrp_garp_master_delay": 0.0, **global_defs}
+    return json.dumps({"global_defs": g, "vrrp_instances": list(instances)})
+
+
+def ka_config(
+    name: str = "VI_1",
+    *,
+    vrid: int = 51,
+    priority: int = 100,
+    state: str = "BACKUP",
+    vips: Sequence[str] = ("10.0.0.200/24",),
+    version: int = 3,
+    advert_int: float = 0.1,
+    extra: str = "",
+    global_extra: str = "",
+) -> str:
+    """A keepalived.conf with one instance on eth1."""
+    vip_lines = "\n".join(f"        {v} dev eth1" for v in vips)
+    return f"""
+global_defs {{
+    router_id ka_{name}
+    vrrp_version {version}
+    vrrp_garp_master_delay 0
+    script_user root
+    enable_script_security
+{global_extra}
+}}
+vrrp_instance {name} {{
+    state {state}
+    interface eth1
+    virtual_router_id {vrid}
+    priority {priority}
+    advert_int {advert_int}
+{extra}
+    virtual_ipaddress {{
+{vip_lines}
+    }}
+}}
+"""

@@ -1,0 +1,761 @@
+"""The VRRP worker's asyncio driver: sockets, timers and kernel actions around the sans-IO core.
+
+One :class:`~hadaemon.vrrp.router.VirtualRouter` per ``vrrp_instance``. The driver
+
+- reads adverts from one raw socket per (interface, family) and feeds them to the router of
+  their VRID with ``now`` = the packet's **kernel arrival stamp** (DESIGN §3);
+- keeps exactly one ``loop.call_at`` timer per router, re-armed from ``router.get_timer()``
+  after every event; before a timer fires it drains the sockets so a queued advert is seen
+  first, and asks the receive hook (eBPF ``last_seen``) whether the master was seen;
+- executes the router's actions: adverts are sent at once; VIPs/routes/rules and the GARP/NA
+  that follow them go through one ordered netlink queue (never blocking the loop); notify
+  scripts run asynchronously with a timeout (a hanging script is killed, adverts keep time);
+- feeds trackers: ``track_interface`` (netlink link events), ``track_script`` (periodic, rise/
+  fall), ``track_file`` (polled), and couples sync-group members.
+
+Receive path: :class:`hadaemon.io.receive.AutoReceivePath` reads the driver's own raw sockets
+(one :class:`~hadaemon.io.vrrp_socket.VrrpSocket` per interface and family, also used to send)
+with a classic BPF filter, and upgrades itself to the eBPF path when bcc is usable (never with
+``no_bpf``). Before declaring a master down the driver drains the sockets and consults
+``last_seen``: if the kernel saw the current master within Master_Down_Interval, the timer is
+re-armed from that kernel time instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from hadaemon.io.garp import GarpSender
+from hadaemon.io.ndisc import NaSender
+from hadaemon.io.netlink import (
+    LinkEvent,
+    Netlink,
+    NetlinkSpecError,
+    RouteSpec,
+    RuleSpec,
+    VipSpec,
+    route_from_model,
+    rule_from_model,
+    vip_from_model,
+)
+from hadaemon.io.receive import AutoReceivePath, Binding, ReceivePathError
+from hadaemon.io.received import Received
+from hadaemon.io.scripts import (
+    NotifyFifo,
+    ScriptRunner,
+    TrackScript,
+    check_script_security,
+    instance_line,
+)
+from hadaemon.io.vrrp_socket import VrrpSocket, VrrpSocketError
+from hadaemon.vrrp import actions as act
+from hadaemon.vrrp import events as ev
+from hadaemon.vrrp.fsm import State
+from hadaemon.vrrp.packet import encode
+from hadaemon.vrrp.router import RouterParams, VirtualRouter, group_address
+from hadaemon.vrrp.sync_group import SyncGroup
+
+__all__ = ["Emit", "VrrpService"]
+
+log = logging.getLogger("hadaemon.vrrp")
+proto_log = logging.getLogger("hadaemon.vrrp.proto")
+
+Emit = Callable[[str, dict[str, Any]], None]
+NOTIFY_TIMEOUT_S = 10.0
+"""A notify script still running after this long is killed (keepalived has no such limit;
+hadaemon never lets a script pile up)."""
+TRACK_FILE_POLL_S = 0.5
+
+
+@dataclass
+class _Inst:
+    """Everything the driver keeps for one instance."""
+
+    cfg: Any
+    router: VirtualRouter
+    sock_key: tuple[str, int]
+    vips: list[VipSpec]
+    routes: list[RouteSpec]
+    rules: list[RuleSpec]
+    timer: asyncio.TimerHandle | None = None
+    group: str | None = None
+    tracked_ifaces: set[str] = field(default_factory=set)
+    down_ifaces: set[str] = field(default_factory=set)
+
+
+def _lvl(name: str) -> int:
+    return {
+        "debug": logging.DEBUG,
+        "info": logging.INFO,
+        "warning": logging.WARNING,
+        "error": logging.ERROR,
+    }.get(name, logging.INFO)
+
+
+def _to_config(config: Any) -> Any:
+    if isinstance(config, dict):
+        from hadaemon.config.model import Config
+
+        return Config.from_dict(config)
+    return config
+
+
+class VrrpService:
+    """Hosts the VRRP instances of a config (asyncio; one per VRRP worker process)."""
+
+    def __init__(
+        self,
+        config: Any,
+        emit: Emit | None = None,
+        *,
+        no_bpf: bool = False,
+        notify_timeout_s: float = NOTIFY_TIMEOUT_S,
+    ) -> None:
+        self.config = _to_config(config)
+        self.emit: Emit = emit or (lambda kind, body: None)
+        self.no_bpf = no_bpf
+        self.rx = AutoReceivePath(use_bpf=not no_bpf)
+        self._rx_fds: set[int] = set()
+        self.sync_groups: dict[str, SyncGroup] = {}
+        self.notify_timeout_s = notify_timeout_s
+        self.netlink = Netlink()
+        self.scripts = ScriptRunner()
+        self.insts: dict[str, _Inst] = {}
+        self.sockets: dict[tuple[str, int], VrrpSocket] = {}
+        self.garp: dict[str, GarpSender] = {}
+        self.na: dict[str, NaSender] = {}
+        self.track_scripts: dict[str, TrackScript] = {}
+        self.fifos: list[NotifyFifo] = []
+        self.groups: dict[str, list[str]] = {}
+        self.unknown_vrid = 0
+        self._queue: asyncio.Queue[Coroutine[Any, Any, Any] | None] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = False
+        self._stopping = False
+
+    # ================================================================ lifecycle
+    async def start(self) -> None:
+        """Open sockets, start every instance and its trackers."""
+        self._loop = asyncio.get_running_loop()
+        self._tasks.append(asyncio.ensure_future(self._netlink_worker()))
+        g = self.config.global_defs
+        for path in {g.notify_fifo, g.vrrp_notify_fifo} - {None}:
+            self.fifos.append(NotifyFifo(path))
+        for sg in self.config.vrrp_sync_groups:
+            self.groups[sg.name] = list(sg.group)
+        for inst in self.config.vrrp_instances:
+            try:
+                await self._add_instance(inst)
+            except (VrrpSocketError, NetlinkSpecError, ValueError) as exc:
+                log.error("(%s) cannot start: %s", inst.name, exc)
+        self._build_sync_groups()
+        self._update_rx()
+        if not self.no_bpf:
+            self._tasks.append(asyncio.ensure_future(self.rx.upgrade()))
+        self._start_trackers()
+        self._tasks.append(asyncio.ensure_future(self.netlink.watch_links(self._on_link)))
+        now = time.monotonic()
+        for i in self.insts.values():
+            for ifname in sorted(i.tracked_ifaces):
+                if not await self.netlink.link_up(ifname):
+                    i.down_ifaces.add(ifname)
+                    i.router.handle(ev.InterfaceDown(ifname), now)
+        for i in list(self.insts.values()):
+            self._run(i, ev.Startup(), time.monotonic())
+        self._started = True
+        self.emit("ready", {"worker": "vrrp", "instances": sorted(self.insts)})
+
+    async def stop(self) -> None:
+        """Release: priority-0 adverts from masters, VIPs/routes/rules removed, scripts reaped."""
+        if self._stopping:
+            return
+        self._stopping = True
+        for ts in self.track_scripts.values():
+            await ts.stop()
+        now = time.monotonic()
+        for i in self.insts.values():
+            self._cancel_timer(i)
+            self._run(i, ev.Shutdown(), now, arm=False)
+        await self._flush_netlink()
+        await self.scripts.stop(timeout_s=min(self.notify_timeout_s, 5.0))
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(Exception):
+            self.rx.close()
+        for s in self.sockets.values():
+            with contextlib.suppress(Exception):
+                loop.remove_reader(s.fileno())
+            s.close()
+        self.sockets.clear()
+        for x in (*self.garp.values(), *self.na.values()):
+            x.close()
+        for f in self.fifos:
+            f.close()
+        await self.netlink.close()
+
+    async def apply_config(self, config: Any) -> None:
+        """Reload: removed instances stop, new ones start, kept ones get new parameters."""
+        new = _to_config(config)
+        old_names = set(self.insts)
+        new_insts = {i.name: i for i in new.vrrp_instances}
+        self.config = new
+        self.groups = {sg.name: list(sg.group) for sg in new.vrrp_sync_groups}
+        now = time.monotonic()
+        for name in old_names - set(new_insts):
+            i = self.insts.pop(name)
+            self._cancel_timer(i)
+            self._run(i, ev.Shutdown(), now, arm=False)
+        for name, cfg in new_insts.items():
+            if name in self.insts:
+                i = self.insts[name]
+                params = await self._params(cfg)
+                if (params.vrid, params.family, params.interface) != (
+                    i.router.params.vrid,
+                    i.router.params.family,
+                    i.router.params.interface,
+                ):
+                    self._cancel_timer(i)
+                    self._run(i, ev.Shutdown(), now, arm=False)
+                    del self.insts[name]
+                    await self._add_instance(cfg)
+                    self._run(self.insts[name], ev.Startup(), time.monotonic())
+                    continue
+                i.cfg = cfg
+                i.vips, i.routes, i.rules = self._net_objects(cfg)
+                self._run(i, ev.ConfigChanged(params), now)
+            else:
+                try:
+                    await self._add_instance(cfg)
+                except (VrrpSocketError, NetlinkSpecError, ValueError) as exc:
+                    log.error("(%s) cannot start: %s", name, exc)
+                    continue
+                self._run(self.insts[name], ev.Startup(), time.monotonic())
+        self._build_sync_groups()
+        self._update_rx()
+        for ts in self.track_scripts.values():
+            await ts.stop()
+        self.track_scripts.clear()
+        self._start_trackers()
+
+    def status(self) -> dict[str, Any]:
+        """JSON-able status of every instance and sync group."""
+        out: dict[str, Any] = {}
+        for name, i in self.insts.items():
+            st = i.router.status()
+            p = i.router.params
+            st.update(
+                interface=p.interface,
+                family=p.family,
+                version=p.version,
+                sync_group=i.group,
+                advert_int_cs=p.advert_int_cs,
+            )
+            out[name] = st
+        return {
+            "instances": out,
+            "sync_groups": {
+                g: {
+                    "members": m,
+                    "state": sg.state.value
+                    if (sg := self.sync_groups.get(g)) and sg.state
+                    else None,
+                }
+                for g, m in self.groups.items()
+            },
+            "unknown_vrid_rcvd": self.unknown_vrid,
+            "track_scripts": {n: t.ok for n, t in self.track_scripts.items()},
+        }
+
+    # ================================================================ setup helpers
+    async def _params(self, cfg: Any) -> RouterParams:
+        g = self.config.global_defs
+        family = 6 if getattr(cfg, "family", 4) == 6 else 4
+        src = cfg.unicast_src_ip or cfg.mcast_src_ip
+        if not src and cfg.interface:
+            src = await self.netlink.primary_address(
+                cfg.interface, socket.AF_INET if family == 4 else socket.AF_INET6
+            )
+
+        def pick(inst_value: Any, global_value: Any) -> Any:
+            return global_value if inst_value is None else inst_value
+
+        overrides: dict[str, Any] = {
+            "primary_address": src or "",
+            "garp_master_delay_s": float(pick(cfg.garp_master_delay, g.vrrp_garp_master_delay)),
+            "garp_master_repeat": int(pick(cfg.garp_master_repeat, g.vrrp_garp_master_repeat)),
+            "garp_master_refresh_s": float(
+                pick(cfg.garp_master_refresh, g.vrrp_garp_master_refresh)
+            ),
+            "garp_master_refresh_repeat": int(
+                pick(cfg.garp_master_refresh_repeat, g.vrrp_garp_master_refresh_repeat)
+            ),
+            "garp_interval_s": float(g.vrrp_garp_interval if family == 4 else g.vrrp_gna_interval),
+            "lower_prio_no_advert": bool(cfg.lower_prio_no_advert or g.vrrp_lower_prio_no_advert),
+            "skip_check_adv_addr": bool(cfg.skip_check_adv_addr or g.vrrp_skip_check_adv_addr),
+            "v3_checksum_as_v2": bool(getattr(g, "v3_checksum_as_v2", False)),
+        }
+        if g.vrrp_min_garp:
+            overrides.update(garp_master_repeat=1, garp_master_delay_s=0.0)
+        if cfg.down_timer_adverts == 3 and g.vrrp_down_timer_adverts != 3:
+            overrides["down_timer_adverts"] = g.vrrp_down_timer_adverts
+        # track_interface weights: the model's None means "interface default" = 0 (FAULT)
+        return RouterParams.from_instance(cfg, **overrides)
+
+    def _net_objects(self, cfg: Any) -> tuple[list[VipSpec], list[RouteSpec], list[RuleSpec]]:
+        dev = cfg.interface or ""
+        vips = [
+            vip_from_model(a, dev)
+            for a in (*cfg.virtual_ipaddress, *cfg.virtual_ipaddress_excluded)
+        ]
+        routes = [route_from_model(r) for r in cfg.virtual_routes]
+        rules = [rule_from_model(r) for r in cfg.virtual_rules]
+        return vips, routes, rules
+
+    async def _add_instance(self, cfg: Any) -> None:
+        if not cfg.interface:
+            raise ValueError("no interface configured")
+        params = await self._params(cfg)
+        vips, routes, rules = self._net_objects(cfg)
+        fam = socket.AF_INET if params.family == 4 else socket.AF_INET6
+        key = (params.interface, fam)
+        if key not in self.sockets:
+            s = VrrpSocket(
+                params.interface,
+                fam,
+                multicast_group=cfg.mcast_dst_ip or None,
+                unicast_ttl=cfg.unicast_ttl,
+            )
+            self.sockets[key] = s
+        inst = _Inst(
+            cfg=cfg,
+            router=VirtualRouter(params),
+            sock_key=key,
+            vips=vips,
+            routes=routes,
+            rules=rules,
+        )
+        inst.tracked_ifaces = {t.ifname for t in params.track_interfaces}
+        if not params.dont_track_primary:
+            inst.tracked_ifaces.add(params.interface)
+        for gname, members in self.groups.items():
+            if cfg.name in members:
+                inst.group = gname
+        self.insts[cfg.name] = inst
+
+    def _build_sync_groups(self) -> None:
+        self.sync_groups = {}
+        for name, members in self.groups.items():
+            routers = [self.insts[m].router for m in members if m in self.insts]
+            if routers:
+                self.sync_groups[name] = SyncGroup(name, routers)
+
+    def _update_rx(self) -> None:
+        """Give the receive path every socket with the VRIDs configured on it."""
+        vrids: dict[tuple[str, int], set[int]] = {k: set() for k in self.sockets}
+        for i in self.insts.values():
+            vrids[i.sock_key].add(i.router.params.vrid)
+        assert self._loop is not None
+        for key, sock in self.sockets.items():
+            try:
+                if sock.fileno() in self._rx_fds:
+                    self.rx.update_vrids(key[0], key[1], vrids[key])
+                    continue
+                self.rx.open([Binding(key[0], key[1], frozenset(vrids[key]), sock=sock.sock)])
+            except ReceivePathError as exc:
+                log.error("receive path on %s: %s", key[0], exc)
+                continue
+            self._rx_fds.add(sock.fileno())
+            self._loop.add_reader(sock.fileno(), self._on_readable, sock.fileno())
+
+    def _start_trackers(self) -> None:
+        scripts = {s.name: s for s in self.config.vrrp_scripts}
+        g = self.config.global_defs
+        wanted: set[str] = set()
+        for i in self.insts.values():
+            for t in i.cfg.track_script:
+                wanted.add(t.name)
+            if i.group:
+                sg = next(s for s in self.config.vrrp_sync_groups if s.name == i.group)
+                wanted.update(t.name for t in sg.track_script)
+        for name in sorted(wanted):
+            vs = scripts.get(name)
+            if vs is None or vs.script is None:
+                log.warning("track_script %s is not defined; ignoring it", name)
+                continue
+            args = list(vs.script.args)
+            if g.enable_script_security:
+                why = check_script_security(args)
+                if why:
+                    log.error("VRRP_Script(%s) disabled by script security: %s", name, why)
+                    continue
+            ts = TrackScript(
+                name,
+                args,
+                runner=self.scripts,
+                interval_s=vs.interval,
+                timeout_s=vs.timeout,
+                rise=vs.rise,
+                fall=vs.fall,
+                init_fail=vs.init_fail,
+                on_change=self._on_script,
+            )
+            self.track_scripts[name] = ts
+            ts.start()
+        files = {f.name: f for f in self.config.track_files}
+        tf_wanted = {t.name for i in self.insts.values() for t in i.cfg.track_file}
+        if tf_wanted:
+            self._tasks.append(
+                asyncio.ensure_future(
+                    self._poll_files({n: files[n] for n in tf_wanted if n in files})
+                )
+            )
+
+    # ================================================================ trackers
+    def _tracker_delta(self, weight: int, reverse: bool, ok: bool) -> tuple[int, bool]:
+        """keepalived: weight > 0 adds when OK, weight < 0 adds when KO, 0 ⇒ KO is FAULT."""
+        if reverse:
+            ok = not ok
+        if weight == 0:
+            return 0, not ok
+        if weight > 0:
+            return (weight if ok else 0), False
+        return (0 if ok else weight), False
+
+    def _on_script(self, name: str, ok: bool) -> None:
+        scripts = {s.name: s for s in self.config.vrrp_scripts}
+        vs = scripts.get(name)
+        now = time.monotonic()
+        for i in self.insts.values():
+            for t in i.cfg.track_script:
+                if t.name != name:
+                    continue
+                weight = t.weight if t.weight is not None else (vs.weight if vs else 0)
+                reverse = t.reverse or (vs.weight_reverse if vs else False)
+                delta, fault = self._tracker_delta(weight, reverse, ok)
+                self._run(i, ev.TrackerChanged(f"script:{name}", delta, fault), now)
+
+    async def _poll_files(self, files: dict[str, Any]) -> None:
+        last: dict[str, int | None] = {}
+        while True:
+            for name, tf in files.items():
+                try:
+                    with open(tf.file) as fh:
+                        text = fh.read().strip()
+                    value: int | None = int(text.split()[0]) if text else 0
+                except (OSError, ValueError, IndexError):
+                    value = 0
+                if last.get(name, "unset") == value:
+                    continue
+                last[name] = value
+                now = time.monotonic()
+                for i in self.insts.values():
+                    for t in i.cfg.track_file:
+                        if t.name != name:
+                            continue
+                        weight = t.weight if t.weight is not None else tf.weight
+                        if t.reverse or tf.weight_reverse:
+                            weight = -weight
+                        v = value or 0
+                        if weight == 0:
+                            delta, fault = 0, v != 0
+                        else:
+                            delta = v * weight
+                            fault = delta < -253
+                        self._run(i, ev.TrackerChanged(f"file:{name}", delta, fault), now)
+            await asyncio.sleep(TRACK_FILE_POLL_S)
+
+    def _on_link(self, e: LinkEvent) -> None:
+        now = time.monotonic()
+        for i in self.insts.values():
+            if e.ifname in i.tracked_ifaces:
+                down = e.ifname in i.down_ifaces
+                if e.up and down:
+                    i.down_ifaces.discard(e.ifname)
+                    self._run(i, ev.InterfaceUp(e.ifname), now)
+                elif not e.up and not down:
+                    i.down_ifaces.add(e.ifname)
+                    self._run(i, ev.InterfaceDown(e.ifname), now)
+
+    # ================================================================ receive + timers
+    def _on_readable(self, fd: int) -> None:
+        for r in self.rx.read(fd):
+            self._dispatch(r)
+
+    def _drain_all(self) -> None:
+        for r in self.rx.read():
+            self._dispatch(r)
+
+    def _dispatch(self, r: Received) -> None:
+        vrid = r.data[1] if len(r.data) >= 2 else -1
+        fam = r.family
+        inst = None
+        for i in self.insts.values():
+            if i.sock_key == (r.ifname, fam) and i.router.params.vrid == vrid:
+                inst = i
+                break
+        if inst is None:
+            self.unknown_vrid += 1
+            if self.config.global_defs.log_unknown_vrids:
+                log.info("Unknown VRID %d received on %s from %s", vrid, r.ifname, r.src)
+            return
+        if self._stopping:
+            return
+        now = r.stamp_ns / 1e9
+        inst.router.receive(r.data, src=r.src, dst=r.dst, ttl=r.ttl, ifname=r.ifname, now=now)
+        self._after(inst)
+
+    def _cancel_timer(self, i: _Inst) -> None:
+        if i.timer is not None:
+            i.timer.cancel()
+            i.timer = None
+
+    def _arm(self, i: _Inst) -> None:
+        self._cancel_timer(i)
+        if self._stopping:
+            return
+        t = i.router.get_timer()
+        if t is not None and self._loop is not None:
+            i.timer = self._loop.call_at(t, self._on_timer, i)
+
+    def _on_timer(self, i: _Inst) -> None:
+        i.timer = None
+        # Adverts that arrived before the deadline may still sit in the socket: read them
+        # first (with their kernel stamps) so a late wake-up never causes a false takeover.
+        self._drain_all()
+        now = time.monotonic()
+        r = i.router
+        if r.state == State.BACKUP and (t := r.get_timer()) is not None and t <= now:
+            seen = self._master_seen(i)
+            if seen is not None:
+                deadline = seen + r.master_down_interval_cs / 100.0
+                if deadline > now:
+                    # the kernel saw the master within Master_Down_Interval: not down yet
+                    proto_log.debug("(%s) kernel saw the master at %.6f; re-arming", r.name, seen)
+                    assert self._loop is not None
+                    i.timer = self._loop.call_at(deadline, self._on_timer, i)
+                    return
+        t = r.get_timer()
+        if t is not None and t <= now:
+            r.handle_timer(now)
+            self._after(i)
+        else:
+            self._arm(i)
+
+    def _master_seen(self, i: _Inst) -> float | None:
+        """Kernel time (s) the current master's last valid advert arrived, if it is known."""
+        r = i.router
+        sock = self.sockets.get(i.sock_key)
+        if sock is None or r.master_address is None:
+            return None
+        seen = self.rx.last_seen(sock.ifindex, i.sock_key[1], r.params.vrid)
+        if seen is None:
+            return None
+        stamp_ns, prio, src = seen
+        if prio == 0 or src != r.master_address:
+            return None
+        return stamp_ns / 1e9
+
+    def _run(self, i: _Inst, event: Any, now: float, *, arm: bool = True) -> None:
+        i.router.handle(event, now)
+        self._after(i, arm=arm, now=now)
+
+    def _after(self, i: _Inst, *, arm: bool = True, now: float | None = None) -> None:
+        sg = self.sync_groups.get(i.group) if i.group else None
+        if sg is None:
+            self._drain_actions(i)
+            if arm:
+                self._arm(i)
+            return
+        sg.propagate(time.monotonic() if now is None else now)
+        for name in sg.members:
+            m = self.insts.get(name)
+            if m is not None:
+                self._drain_actions(m)
+        for a in sg.actions():
+            try:
+                self._execute(i, a)
+            except Exception:
+                log.exception("(%s) failed to execute %r", sg.name, a)
+        if arm:
+            for name in sg.members:
+                m = self.insts.get(name)
+                if m is not None:
+                    self._arm(m)
+
+    def _drain_actions(self, i: _Inst) -> None:
+        for a in i.router.actions():
+            try:
+                self._execute(i, a)
+            except Exception:  # a bug in one action must not kill the worker
+                log.exception("(%s) failed to execute %r", i.router.name, a)
+
+    # ================================================================ actions
+    def _execute(self, i: _Inst, a: Any) -> None:
+        if isinstance(a, act.SendAdvert):
+            self._send_advert(i, a)
+        elif isinstance(a, act.Log):
+            proto_log.log(_lvl(a.level), "%s", a.msg)
+        elif isinstance(a, act.AddVips):
+            self._enqueue(self._add_net(i))
+        elif isinstance(a, act.DelVips):
+            self._enqueue(self._del_net(i))
+        elif isinstance(a, act.SendGratuitous):
+            self._enqueue(self._gratuitous(a))
+        elif isinstance(a, act.RunNotify):
+            self._notify(a)
+        elif isinstance(a, act.StateChanged):
+            self._state_changed(i, a)
+        else:
+            log.debug("unhandled action %r", a)
+
+    def _send_advert(self, i: _Inst, a: act.SendAdvert) -> None:
+        p = i.router.params
+        sock = self.sockets.get(i.sock_key)
+        if sock is None:
+            return
+        src = p.primary_address
+        if not src:
+            log.warning("(%s) no source address on %s; advert not sent", p.name, p.interface)
+            return
+        if a.dst is not None:
+            dsts = [a.dst]
+        elif p.unicast_peers:
+            dsts = list(p.unicast_peers)
+        else:
+            dsts = [i.cfg.mcast_dst_ip or group_address(p.family)]
+        for dst in dsts:
+            data = encode(a.advert, src=src, dst=dst, v3_checksum_as_v2=p.v3_checksum_as_v2)
+            sock.send(data, dst, src=src, ttl=i.cfg.unicast_ttl)
+
+    def _enqueue(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._queue.put_nowait(coro)
+
+    async def _netlink_worker(self) -> None:
+        while True:
+            coro = await self._queue.get()
+            try:
+                if coro is not None:
+                    await coro
+            except Exception as exc:  # logged, never fatal
+                log.error("netlink operation failed: %s", exc)
+            finally:
+                self._queue.task_done()
+
+    async def _flush_netlink(self) -> None:
+        with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(self._queue.join(), 5.0)
+
+    async def _add_net(self, i: _Inst) -> None:
+        for v in i.vips:
+            try:
+                await self.netlink.add_vip(v)
+            except Exception as exc:
+                log.error("(%s) cannot add %s: %s", i.router.name, v, exc)
+        for r in i.routes:
+            try:
+                await self.netlink.add_route(r)
+            except Exception as exc:
+                log.error("(%s) cannot add route %s: %s", i.router.name, r, exc)
+        for ru in i.rules:
+            try:
+                await self.netlink.add_rule(ru)
+            except Exception as exc:
+                log.error("(%s) cannot add rule %s: %s", i.router.name, ru, exc)
+
+    async def _del_net(self, i: _Inst) -> None:
+        for ru in i.rules:
+            try:
+                await self.netlink.del_rule(ru)
+            except Exception as exc:
+                log.error("(%s) cannot remove rule %s: %s", i.router.name, ru, exc)
+        for r in i.routes:
+            try:
+                await self.netlink.del_route(r)
+            except Exception as exc:
+                log.error("(%s) cannot remove route %s: %s", i.router.name, r, exc)
+        for v in i.vips:
+            try:
+                await self.netlink.del_vip(v)
+            except Exception as exc:
+                log.error("(%s) cannot remove %s: %s", i.router.name, v, exc)
+
+    async def _gratuitous(self, a: act.SendGratuitous) -> None:
+        v4 = [x for x in a.addresses if ":" not in x]
+        v6 = [x for x in a.addresses if ":" in x]
+        try:
+            if v4 and a.ifname not in self.garp:
+                self.garp[a.ifname] = GarpSender(a.ifname)
+            if v6 and a.ifname not in self.na:
+                self.na[a.ifname] = NaSender(a.ifname)
+        except OSError as exc:
+            log.error("cannot open gratuitous ARP/NA socket on %s: %s", a.ifname, exc)
+            return
+        for n in range(max(1, a.repeat)):
+            if n and a.interval_s > 0:
+                await asyncio.sleep(a.interval_s)
+            if v4:
+                self.garp[a.ifname].send(v4)
+            if v6:
+                self.na[a.ifname].send(v6)
+
+    def _state_changed(self, i: _Inst, a: act.StateChanged) -> None:
+        r = i.router
+        self.emit(
+            "state_changed",
+            {
+                "instance": a.instance,
+                "state": a.new,
+                "prev_state": a.old,
+                "reason": a.reason,
+                "priority": r.params.priority,
+                "effective_priority": a.priority,
+                "master_address": r.master_address,
+                "vrid": r.params.vrid,
+                "interface": r.params.interface,
+            },
+        )
+
+    # ================================================================ notify
+    def _notify(self, a: act.RunNotify) -> None:
+        kind = "GROUP" if a.group else "INSTANCE"
+        line = instance_line(kind, a.name, a.state, a.priority)
+        for f in self.fifos:
+            f.write(line)
+        if a.group:
+            cfg = next((s for s in self.config.vrrp_sync_groups if s.name == a.name), None)
+        else:
+            inst = self.insts.get(a.name)
+            cfg = inst.cfg if inst else None
+        if cfg is None:
+            return
+        specific = {
+            "MASTER": cfg.notify_master,
+            "BACKUP": cfg.notify_backup,
+            "FAULT": cfg.notify_fault,
+            "STOP": cfg.notify_stop,
+        }.get(a.state)
+        todo: list[tuple[str, list[str]]] = []
+        if specific is not None:
+            todo.append((f"notify_{a.state.lower()}", list(specific.args)))
+        if cfg.notify is not None:
+            todo.append(("notify", [*cfg.notify.args, kind, a.name, a.state, str(a.priority)]))
+        secure = self.config.global_defs.enable_script_security
+        for what, args in todo:
+            if secure and (why := check_script_security(args, run_as_root=os.geteuid() == 0)):
+                log.error("(%s) %s %r refused by script security: %s", a.name, what, args[0], why)
+                continue
+            self.scripts.spawn(args, timeout_s=self.notify_timeout_s, what=f"{what} script")
