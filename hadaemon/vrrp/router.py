@@ -759,8 +759,12 @@ class VirtualRouter:
                         f"from {src} - preempt delayed {p.preempt_delay_s:g}s",
                     )
             if p.version == 3 and a.adver_int_cs != self._master_adver_interval_cs:
-                if a.adver_int_cs != p.advert_int_cs:
-                    self.stats.advert_interval_err += 1
+                # RFC 5798 §6.4.2: adopt the master's interval (a mismatch is not an error).
+                self._log(
+                    "info",
+                    f"({self.name}) advertisement interval changed: mine={p.advert_int_cs}cs "
+                    f"rcv'd={a.adver_int_cs}cs from {src}",
+                )
                 self._master_adver_interval_cs = float(a.adver_int_cs)
             self._master_address = src
             self._master_priority = a.priority

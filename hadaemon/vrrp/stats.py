@@ -35,7 +35,7 @@ class VrrpStats:
     packet_len_err: int = 0
     """Truncated packets."""
     advert_interval_err: int = 0
-    """v2 interval mismatch (dropped) or zero interval; v3 mismatches are counted, not dropped."""
+    """v2 interval mismatch or zero interval (dropped); v3 adopts the master's interval."""
     ip_ttl_err: int = 0
     """TTL / hop limit not 255 on multicast."""
     invalid_type_rcvd: int = 0

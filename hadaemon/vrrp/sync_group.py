@@ -92,6 +92,7 @@ class SyncGroup:
     def propagate(self, now: float) -> None:
         """Make the other members follow any member's state change since the last call."""
         for _ in range(4 * len(self.members) + 4):  # bounded: each pass settles members
+            self._sync_faults(now)
             changed = [
                 (n, self._states[n], r.state)
                 for n, r in self.members.items()
@@ -104,17 +105,19 @@ class SyncGroup:
                 self._follow(n, old, new, now)
         self._update_group_state()
 
+    def _sync_faults(self, now: float) -> None:
+        """Any member with a fault of its own holds every member in FAULT (and only then)."""
+        any_own = any(self._own_fault(r) for r in self.members.values())
+        for r in self.members.values():
+            held = self.fault_reason in r.fault_reasons()
+            if any_own and not held:
+                r.handle(ev.ForceFault(self.fault_reason), now)
+            elif not any_own and held:
+                r.handle(ev.ClearFault(self.fault_reason), now)
+
     def _follow(self, src: str, old: State, new: State, now: float) -> None:
         why = f"sync group {self.name}: {src} {old} -> {new}"
         others = [r for n, r in self.members.items() if n != src]
-        if new == State.FAULT:
-            for r in others:
-                if self.fault_reason not in r.fault_reasons():
-                    r.handle(ev.ForceFault(self.fault_reason), now)
-        elif old == State.FAULT and not any(self._own_fault(r) for r in self.members.values()):
-            for r in others:
-                if self.fault_reason in r.fault_reasons():
-                    r.handle(ev.ClearFault(self.fault_reason), now)
         if new == State.MASTER:
             for r in others:
                 r.force_master(now, why)
