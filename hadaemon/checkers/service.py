@@ -3,11 +3,14 @@
 It owns a ``HealthEngine`` (pure decisions) and a ``CheckScheduler`` (asyncio probes), runs the
 actions they produce and reports upward through ``emit(kind, body)``:
 
-- ``real_server_state``: ``{vs, vs_ip, vs_port, protocol, fwmark, rs_ip, rs_port, up, present,
-  weight, reason}`` - ``present``/``weight`` is what the LVS table should hold for this real
-  server (``inhibit_on_failure`` gives ``present=True, weight=0``);
-- ``sorry_server_state``: ``{vs, ip, port, active, present, weight}``;
-- ``quorum_state``: ``{vs, up, live_weight, quorum, hysteresis}``.
+- ``real_server_state``: ``{vs, vs_key, vs_ip, vs_port, protocol, fwmark, rs_ip, rs_port, up,
+  present, weight, reason}`` - ``present``/``weight`` is what the LVS table should hold for this
+  real server (``inhibit_on_failure`` gives ``present=True, weight=0``);
+- ``sorry_server_state``: ``{vs, vs_key, ip, port, active, present, weight}``;
+- ``quorum_state``: ``{vs, vs_key, up, live_weight, quorum, hysteresis}``.
+
+``vs`` is keepalived's name (``[192.168.100.100]:tcp:3306``), ``vs_key`` the config model's
+``VirtualServer.key`` (``192.168.100.100:3306/TCP``) when the config came from the model.
 """
 
 from __future__ import annotations
@@ -197,6 +200,7 @@ class CheckerService:
                 "real_server_state",
                 {
                     "vs": a.vs,
+                    "vs_key": vs.model_key if vs else None,
                     "vs_ip": vs.ip if vs else None,
                     "vs_port": vs.port if vs else None,
                     "protocol": vs.protocol if vs else None,
@@ -238,6 +242,10 @@ class CheckerService:
             if self._fifo is None:
                 self._fifo = FifoWriter(self._config.lvs_notify_fifo)
             self._fifo.write(a.line)
+
+    def _model_key(self, key: str) -> str | None:
+        vs = self._vs_by_key(key)
+        return vs.model_key if vs else None
 
     def _vs_by_key(self, key: str) -> VirtualServerSpec | None:
         for vs in self._config.virtual_servers:

@@ -193,6 +193,8 @@ class VirtualServerSpec:
     omega: bool = False
     ha_suspend: bool = False
     real_servers: tuple[RealServerSpec, ...] = ()
+    #: the config model's ``VirtualServer.key`` (``IP:PORT/PROTO``), when built from the model
+    model_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,8 @@ def test_quorum_loss_sorry_server_and_inhibit_on_failure(lab, tmp_path: Path) ->
         stop_server(s1)
         run.wait(lambda: run.find("sorry_server_state", active=True), 10, "sorry server on")
         q = run.find("quorum_state")[-1]["body"]
-        assert q == {"vs": VS_KEY, "up": False, "live_weight": 1, "quorum": 2, "hysteresis": 0}
+        assert q == {"vs": VS_KEY, "vs_key": None, "up": False, "live_weight": 1, "quorum": 2,
+                     "hysteresis": 0}
         inhibited = run.rs_states("10.0.0.11")[-1]
         assert (inhibited["up"], inhibited["present"], inhibited["weight"]) == (False, True, 0)
         other = run.rs_states("10.0.0.12")[-1]
