@@ -199,15 +199,12 @@ def field_defaults(cls: type) -> dict[str, Any]:
     return out
 
 
-_frozen = dataclass(frozen=True, kw_only=True)
-
-
 # --------------------------------------------------------------------------------------------
 # shared small objects
 # --------------------------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Script(Node):
     """A command to run (notify scripts, ``script``, ``misc_path``, quorum_up …).
 
@@ -228,7 +225,7 @@ class Script(Node):
         return " ".join(shlex.quote(a) for a in self.args)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Track(Node):
     """One entry of ``track_interface``/``track_script``/``track_file``/``track_process``/
     ``track_bfd``: the tracked object's name and an optional weight override.
@@ -248,7 +245,7 @@ class Track(Node):
 # --------------------------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class LvsSyncDaemon(Node):
     """``lvs_sync_daemon IF [VI] [id N] [maxlen N] [port N] [ttl N] [group IP]``."""
 
@@ -262,7 +259,7 @@ class LvsSyncDaemon(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class LvsTimeouts(Node):
     """``lvs_timeouts [tcp N] [tcpfin N] [udp N]`` (seconds; None = kernel default)."""
 
@@ -272,7 +269,7 @@ class LvsTimeouts(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class InterfaceDelay(Node):
     """One line of ``interface_up_down_delays { IF DOWN_S [UP_S] }``."""
 
@@ -282,7 +279,7 @@ class InterfaceDelay(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class GarpGroup(Node):
     """``garp_group { garp_interval; gna_interval; interface; interfaces {} }``."""
 
@@ -293,7 +290,7 @@ class GarpGroup(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class GlobalDefs(Node):
     """``global_defs { ... }``. Defaults are keepalived's (KC5 "Global definitions")."""
 
@@ -472,7 +469,7 @@ class GlobalDefs(Node):
 # --------------------------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class VrrpScript(Node):
     """``vrrp_script NAME { script; interval; timeout; weight; rise; fall; user; init_fail }``."""
 
@@ -493,7 +490,7 @@ class VrrpScript(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class TrackFile(Node):
     """``track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }``."""
 
@@ -507,7 +504,7 @@ class TrackFile(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class VrrpTrackProcess(Node):
     """``vrrp_track_process NAME { process; param_match; weight; quorum; quorum_max; ... }``."""
 
@@ -527,7 +524,7 @@ class VrrpTrackProcess(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class BfdInstance(Node):
     """``bfd_instance NAME { neighbor_ip; source_ip; min_rx; min_tx; idle_tx; multiplier; ... }``
     (RFC 5880). Intervals in milliseconds as keepalived's keywords."""
@@ -549,7 +546,7 @@ class BfdInstance(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class VrrpSyncGroup(Node):
     """``vrrp_sync_group NAME { group { VI... } track_* notify_* smtp_alert }``."""
 
@@ -575,7 +572,7 @@ class VrrpSyncGroup(Node):
 # --------------------------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class IpAddress(Node):
     """One ``ip addr``-style line of ``virtual_ipaddress``/``static_ipaddress``:
     ``IP[/LEN] [brd IP] [dev IF] [scope S] [label L] [peer IP] [home] [-nodad]
@@ -609,7 +606,7 @@ class IpAddress(Node):
         return f"{self.address}/{self.prefixlen}"
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class IpRoute(Node):
     """One ``ip route``-style line of ``virtual_routes``/``static_routes``.
 
@@ -636,7 +633,7 @@ class IpRoute(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class IpRule(Node):
     """One ``ip rule``-style line of ``virtual_rules``/``static_rules``."""
 
@@ -671,7 +668,7 @@ StaticRule = IpRule
 # --------------------------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Authentication(Node):
     """``authentication { auth_type PASS|AH; auth_pass SECRET }`` (VRRPv2 only).
     ``auth_pass`` is already truncated to 8 characters as keepalived does."""
@@ -681,7 +678,7 @@ class Authentication(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class UnicastPeer(Node):
     """One ``unicast_peer { IP [min_ttl N] [max_ttl N] }`` entry."""
 
@@ -691,7 +688,7 @@ class UnicastPeer(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class VrrpInstance(Node):
     """``vrrp_instance NAME { ... }``. Values are effective (cross-derived) after loading."""
 
@@ -803,7 +800,7 @@ class VrrpInstance(Node):
 # --------------------------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class VsgEntry(Node):
     """One line of ``virtual_server_group``: ``IP[-LAST] PORT``, ``IP/LEN PORT`` or
     ``fwmark N``. ``range_end`` is the last address of a ``a.b.c.d-e`` range."""
@@ -816,7 +813,7 @@ class VsgEntry(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class VirtualServerGroup(Node):
     """``virtual_server_group NAME { entries }``."""
 
@@ -825,7 +822,7 @@ class VirtualServerGroup(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SorryServer(Node):
     """``sorry_server IP PORT``."""
 
@@ -834,7 +831,7 @@ class SorryServer(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class CheckerBase(Node):
     """Options common to every checker. Inherited values (VS → RS → checker) are filled in."""
 
@@ -858,14 +855,14 @@ class CheckerBase(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class TcpCheck(CheckerBase):
     """``TCP_CHECK {}``: a connect() succeeds."""
 
     CHECKER_TYPE: ClassVar[str] = "TCP_CHECK"
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Url(Node):
     """``url { path; digest; status_code; virtualhost; regex; ... }`` of HTTP_GET/SSL_GET."""
 
@@ -883,7 +880,7 @@ class Url(Node):
     location: Location | None = _loc()
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class HttpGet(CheckerBase):
     """``HTTP_GET { url {...} ... }``."""
 
@@ -895,7 +892,7 @@ class HttpGet(CheckerBase):
     delay_before_retry: float = 3.0
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SslGet(HttpGet):
     """``SSL_GET {}``: HTTP_GET over TLS."""
 
@@ -905,7 +902,7 @@ class SslGet(HttpGet):
     tls_compliant: bool = False
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class MiscCheck(CheckerBase):
     """``MISC_CHECK { misc_path; misc_timeout; misc_dynamic; user }``."""
 
@@ -919,7 +916,7 @@ class MiscCheck(CheckerBase):
     retry: int = 0
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SmtpCheck(CheckerBase):
     """``SMTP_CHECK { helo_name }``."""
 
@@ -927,7 +924,7 @@ class SmtpCheck(CheckerBase):
     helo_name: str | None = None
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class DnsCheck(CheckerBase):
     """``DNS_CHECK { type; name }``."""
 
@@ -937,14 +934,14 @@ class DnsCheck(CheckerBase):
     retry: int = 3
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class PingCheck(CheckerBase):
     """``PING_CHECK {}``: ICMP / ICMPv6 echo."""
 
     CHECKER_TYPE: ClassVar[str] = "PING_CHECK"
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class UdpCheck(CheckerBase):
     """``UDP_CHECK { payload; require_reply; min_reply_length; max_reply_length }``."""
 
@@ -958,7 +955,7 @@ class UdpCheck(CheckerBase):
     max_reply_length: int = 255
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class FileCheck(CheckerBase):
     """``FILE_CHECK { track_file NAME; dynamic; weight N [reverse] }``."""
 
@@ -969,7 +966,7 @@ class FileCheck(CheckerBase):
     weight_reverse: bool = False
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class BfdCheck(CheckerBase):
     """``BFD_CHECK { name NAME; weight N [reverse] }``."""
 
@@ -1008,7 +1005,7 @@ CHECKER_TYPES: dict[str, type[CheckerBase]] = {
 }
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class RealServer(Node):
     """``real_server IP PORT { weight; lvs_method; notify_up/down; ...; checkers }``."""
 
@@ -1037,7 +1034,7 @@ class RealServer(Node):
         return (self.address, self.port)
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class VirtualServer(Node):
     """``virtual_server IP PORT | fwmark N | group NAME { ... real_server ... }``."""
 
@@ -1088,7 +1085,7 @@ class VirtualServer(Node):
         return f"{addr}:{self.port}/{self.protocol}"
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class SslConfig(Node):
     """Global ``SSL { password; ca; certificate; key }`` used by SSL_GET."""
 
@@ -1104,7 +1101,7 @@ class SslConfig(Node):
 # --------------------------------------------------------------------------------------------
 
 
-@_frozen
+@dataclass(frozen=True, kw_only=True)
 class Config(Node):
     """The whole configuration."""
 
