@@ -218,6 +218,7 @@ class CheckerService:
                 "sorry_server_state",
                 {
                     "vs": a.vs,
+                    "vs_key": self._model_key(a.vs),
                     "ip": a.ip,
                     "port": a.port,
                     "active": a.active,
@@ -230,6 +231,7 @@ class CheckerService:
                 "quorum_state",
                 {
                     "vs": a.vs,
+                    "vs_key": self._model_key(a.vs),
                     "up": a.up,
                     "live_weight": a.live_weight,
                     "quorum": a.quorum,
