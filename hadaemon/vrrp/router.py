@@ -128,96 +128,61 @@ class RouterParams:
 
     @classmethod
     def from_instance(cls, inst: Any, **overrides: Any) -> RouterParams:
-        """Map a ``hadaemon.config.model.VrrpInstance`` (keepalived keyword names) to params.
+        """Map a :class:`hadaemon.config.model.VrrpInstance` to params.
 
-        Reads attributes defensively (``getattr`` with defaults) so that it works with the
-        config model as it grows. ``overrides`` (e.g. ``primary_address`` resolved by the
-        driver from the interface) win over the config.
+        (``inst`` is typed ``Any`` so that the pure core does not import the config package.)
+
+        ``overrides`` win over the instance: the driver passes what needs the kernel or
+        ``global_defs`` (``primary_address`` resolved from the interface, global GARP
+        defaults, ``v3_checksum_as_v2``...). GARP keywords left unset (None) in the instance
+        get keepalived's defaults here. Raises ``ValueError`` with a clear message for what
+        the core cannot run (AH authentication, VRID out of range).
         """
-
-        def g(name: str, default: Any = None) -> Any:
-            v = getattr(inst, name, default)
-            return default if v is None else v
-
-        def addr_list(name: str) -> tuple[str, ...]:
-            out: list[str] = []
-            for a in g(name, ()) or ():
-                if isinstance(a, str):
-                    out.append(a.split()[0])
-                else:
-                    ip = getattr(a, "address", None) or getattr(a, "ip", None)
-                    plen = getattr(a, "prefixlen", None)
-                    if plen is None:
-                        plen = getattr(a, "prefix", None)
-                    s = str(ip if ip is not None else a)
-                    out.append(f"{s}/{plen}" if plen is not None and "/" not in s else s)
-            return tuple(out)
-
-        addresses = addr_list("virtual_ipaddress")
-        excluded = addr_list("virtual_ipaddress_excluded")
-        family = 4
-        first = (addresses or excluded or ("0.0.0.0",))[0]
-        if ipaddress.ip_interface(first).version == 6:
-            family = 6
-        version = int(g("version", 0) or 0) or (3 if family == 6 else 2)
-        adv = g("advert_int", 1.0)
-        advert_int_cs = int(round(float(adv) * 100))
-        state = str(g("state", "") or "").upper()
-        prio = g("priority", None)
-        if prio is None:
-            prio = PRIO_OWNER if state == "MASTER" else 100
-        auth = g("authentication", None)
+        name = inst.name
+        if not 1 <= inst.virtual_router_id <= 255:
+            raise ValueError(f"({name}) virtual_router_id {inst.virtual_router_id} not in 1..255")
         auth_type, auth_pass = AUTH_NONE, b""
-        if auth is not None:
-            t = str(getattr(auth, "auth_type", "") or "").upper()
+        if inst.authentication is not None and inst.version == 2:
+            t = inst.authentication.auth_type.upper()
+            if t == "AH":
+                raise ValueError(f"({name}) auth_type AH is not supported; use PASS or none")
             if t == "PASS":
                 auth_type = AUTH_PASS
-                p = getattr(auth, "auth_pass", b"") or b""
-                auth_pass = (p.encode() if isinstance(p, str) else bytes(p))[:AUTH_DATA_LEN]
-        peers: list[str] = []
-        for p in g("unicast_peer", ()) or ():
-            peers.append(str(p if isinstance(p, str) else getattr(p, "address", p)).split()[0])
-        tracks: list[TrackedInterface] = []
-        for t in g("track_interface", ()) or ():
-            if isinstance(t, str):
-                tracks.append(TrackedInterface(t))
-            else:
-                tracks.append(
-                    TrackedInterface(
-                        str(getattr(t, "name", None) or getattr(t, "ifname", "")),
-                        int(getattr(t, "weight", 0) or 0),
-                        bool(getattr(t, "reverse", False)),
-                    )
-                )
-        src = g("unicast_src_ip", "") or g("mcast_src_ip", "") or ""
+                auth_pass = inst.authentication.auth_pass.encode()[:AUTH_DATA_LEN]
+        tracks = tuple(
+            TrackedInterface(t.name, int(t.weight or 0), bool(t.reverse))
+            for t in inst.track_interface
+        )
+
+        def dflt(v: float | None, d: float) -> float:
+            return d if v is None else float(v)
+
         kw: dict[str, Any] = {
-            "name": str(g("name", "") or g("iname", "")),
-            "vrid": int(g("virtual_router_id", 0)),
-            "interface": str(g("interface", "") or ""),
-            "version": version,
-            "family": family,
-            "priority": int(prio),
-            "advert_int_cs": advert_int_cs,
-            "preempt": not bool(g("nopreempt", False)),
-            "preempt_delay_s": float(g("preempt_delay", 0) or 0),
-            "initial_state": state,
-            "addresses": addresses,
-            "excluded_addresses": excluded,
-            "primary_address": str(src),
+            "name": name,
+            "vrid": inst.virtual_router_id,
+            "interface": inst.interface or "",
+            "version": 3 if inst.family == 6 else inst.version,
+            "family": inst.family,
+            "priority": inst.priority,
+            "advert_int_cs": inst.advert_int_cs,
+            "preempt": not inst.nopreempt,
+            "preempt_delay_s": float(inst.preempt_delay),
+            "initial_state": (inst.state or "").upper(),
+            "addresses": tuple(a.cidr for a in inst.virtual_ipaddress),
+            "excluded_addresses": tuple(a.cidr for a in inst.virtual_ipaddress_excluded),
+            "primary_address": inst.unicast_src_ip or inst.mcast_src_ip or "",
             "auth_type": auth_type,
             "auth_pass": auth_pass,
-            "unicast_peers": tuple(peers),
-            "lower_prio_no_advert": bool(g("lower_prio_no_advert", False)),
-            "down_timer_adverts": int(g("down_timer_adverts", DOWN_TIMER_ADVERTS_DEFAULT)),
-            "garp_master_delay_s": float(g("garp_master_delay", 5)),
-            "garp_master_repeat": int(g("garp_master_repeat", 5)),
-            "garp_master_refresh_s": float(g("garp_master_refresh", 0) or 0),
-            "garp_master_refresh_repeat": int(g("garp_master_refresh_repeat", 1)),
-            "garp_interval_s": float(g("garp_interval", 0) or 0),
-            "track_interfaces": tuple(tracks),
-            "dont_track_primary": bool(g("dont_track_primary", False)),
-            "skip_check_adv_addr": bool(g("skip_check_adv_addr", False)),
-            "v3_checksum_as_v2": bool(g("v3_checksum_as_v2", False)),
+            "unicast_peers": tuple(p.address for p in inst.unicast_peer),
+            "lower_prio_no_advert": inst.lower_prio_no_advert or inst.strict_mode,
+            "down_timer_adverts": inst.down_timer_adverts,
+            "garp_master_delay_s": dflt(inst.garp_master_delay, 5.0),
+            "garp_master_repeat": int(dflt(inst.garp_master_repeat, 5)),
+            "garp_master_refresh_s": dflt(inst.garp_master_refresh, 0.0),
+            "garp_master_refresh_repeat": int(dflt(inst.garp_master_refresh_repeat, 1)),
+            "track_interfaces": tracks,
+            "dont_track_primary": inst.dont_track_primary,
+            "skip_check_adv_addr": inst.skip_check_adv_addr,
         }
         kw.update(overrides)
         return cls(**kw)
