@@ -14,6 +14,7 @@ directory, too many errors). ``loads(text, filename=...)`` does the same for a s
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hadaemon.config.errors import ConfigError, Diagnostic, Diagnostics, Severity
@@ -63,7 +64,12 @@ class LoadResult:
 
 
 def _load(
-    path: str | None, text: str | None, filename: str, config_id: str | None, validate: bool
+    path: str | None,
+    text: str | None,
+    filename: str,
+    config_id: str | None,
+    validate: bool,
+    interface_exists: Callable[[str], bool] | None,
 ) -> LoadResult:
     from hadaemon.config.grammar import Parser, build_tree
     from hadaemon.config.lexer import Lexer
@@ -82,30 +88,45 @@ def _load(
         if validate:
             from hadaemon.config.validate import validate as run_validate
 
-            run_validate(config, diags)
+            run_validate(config, diags, interface_exists)
     except RecursionError:
         raise ConfigError("configuration nested too deeply", None, cannot_run=False) from None
+    order = {f: n for n, f in enumerate(lexer.sources)}
     items = sorted(
         diags.items,
         key=lambda d: (
-            (0, d.location.file, d.location.line, d.location.col) if d.location else (1, "", 0, 0)
+            (order.get(d.location.file, len(order)), d.location.line, d.location.col)
+            if d.location
+            else (-1, 0, 0)
         ),
     )
     return LoadResult(config, items, lexer.sources)
 
 
-def load(path: str, config_id: str | None = None, *, validate: bool = True) -> LoadResult:
+def load(
+    path: str,
+    config_id: str | None = None,
+    *,
+    validate: bool = True,
+    interface_exists: Callable[[str], bool] | None = None,
+) -> LoadResult:
     """Parse ``path`` (and its includes) into a :class:`LoadResult`.
 
     ``config_id`` selects ``@id`` lines (default: host name up to the first dot). With
     ``validate`` (default) the semantic checks of :mod:`hadaemon.config.validate` run too.
+    ``interface_exists`` replaces the ``/sys/class/net`` lookup of the interface check.
     Raises :class:`ConfigError` when the file cannot be loaded at all.
     """
-    return _load(path, None, path, config_id, validate)
+    return _load(path, None, path, config_id, validate, interface_exists)
 
 
 def loads(
-    text: str, filename: str = "<string>", config_id: str | None = None, *, validate: bool = True
+    text: str,
+    filename: str = "<string>",
+    config_id: str | None = None,
+    *,
+    validate: bool = True,
+    interface_exists: Callable[[str], bool] | None = None,
 ) -> LoadResult:
     """Like :func:`load` for an in-memory config; ``filename`` is used in locations."""
-    return _load(None, text, filename, config_id, validate)
+    return _load(None, text, filename, config_id, validate, interface_exists)

@@ -1255,7 +1255,14 @@ def _instance_block() -> Block:
     b.add("vrf", word("vrf"))
     b.add("virtual_router_id", integer("virtual_router_id", 1, 255))
     b.add("priority", integer("priority", 1, 255))
-    b.add("advert_int", timer("advert_int", 0.01, 255))
+
+    def advert_int(p: Parser, st: Stmt, acc: Acc) -> None:
+        v = p.float_arg(st.args[0], 0, 86400, "'advert_int'")
+        if v is not None:
+            acc["advert_int"] = v
+            acc["_advert_int_loc"] = st.args[0].loc
+
+    b.add("advert_int", Kw(advert_int, 1, 1))
     b.add("version", integer("version", 2, 3))
     b.add("nopreempt", flag("nopreempt"))
     b.add("preempt", set_const("nopreempt", False))
@@ -1825,28 +1832,39 @@ def _finish_instance(p: Parser, st: Stmt, acc: Acc) -> m.VrrpInstance | None:
             acc["authentication"] = None
     # advertisement interval rounding (keepalived vrrp.c)
     adv = acc.get("advert_int", 1.0)
+    adv_loc = acc.pop("_advert_int_loc", st.loc)
     adv_us = round(adv * 1_000_000)
     if acc["version"] == 2:
-        if adv_us >= 256 * 1_000_000:
-            adv_us = 255 * 1_000_000
-        elif adv_us % 1_000_000:
+        if not 1_000_000 <= adv_us <= 255_000_000:
+            p.diags.error(
+                f"({name}) VRRPv2 advert_int {_num_text(adv)}s is outside 1-255 s",
+                adv_loc,
+                "VRRPv2 sends whole seconds; use 'version 3' for sub-second adverts"
+                if adv_us < 1_000_000
+                else None,
+            )
+            adv_us = min(max(adv_us, 1_000_000), 255_000_000)
+        if adv_us % 1_000_000:
             rounded = max(1, (adv_us + 500_000) // 1_000_000)
             p.diags.warning(
                 f"({name}) VRRPv2 advertisement interval {_num_text(adv)}s must be an integer; "
                 f"rounding to {rounded}s",
-                st.loc,
+                adv_loc,
                 "use 'version 3' for sub-second adverts",
             )
             adv_us = rounded * 1_000_000
     else:
-        if adv_us >= 4096 * 10_000:
-            adv_us = 4095 * 10_000
-        elif adv_us % 10_000:
+        if not 10_000 <= adv_us <= 40_950_000:
+            p.diags.error(
+                f"({name}) VRRPv3 advert_int {_num_text(adv)}s is outside 0.01-40.95 s", adv_loc
+            )
+            adv_us = min(max(adv_us, 10_000), 40_950_000)
+        if adv_us % 10_000:
             rounded_cs = max(1, (adv_us + 5_000) // 10_000)
             p.diags.warning(
                 f"({name}) VRRPv3 advertisement interval {_num_text(adv)}s must be "
-                f"in units of 10ms - rounding",
-                st.loc,
+                f"in units of 10ms - rounding to {_num_text(rounded_cs / 100)}s",
+                adv_loc,
             )
             adv_us = rounded_cs * 10_000
     acc["advert_int"] = adv_us / 1_000_000

@@ -10,8 +10,8 @@ What it does, in keepalived's order (lib/parser.c, keepalived.conf(5) "ADVANCED 
 3. ``@id`` / ``@^id`` line prefixes: kept only when the config-id matches (or does not).
 4. ``$NAME=value`` definitions (multi-line with a trailing ``\\``, replayed line by line,
    nestable), substituted at use time as ``$NAME`` (followed by white space) or ``${NAME}``;
-   undefined names stay verbatim; built-ins ``${_PWD}``, ``${_INSTANCE}``, ``${_RANDOM [MIN [MAX]]}``,
-   ``${_ENV VAR}``, ``${_HASH}``, ``${_BANG}``.
+   undefined names stay verbatim; built-ins ``${_PWD}``, ``${_INSTANCE}``,
+   ``${_RANDOM [MIN [MAX]]}``, ``${_ENV VAR}``, ``${_HASH}``, ``${_BANG}``.
 5. ``~SEQ(var, [start,] [step,] end)``, ``~SEQx(...)`` (hex) and ``~LST(var, v1, v2 ...)``:
    repeat the rest of the line with ``$var`` set.
 6. Words: split on white space; ``{`` and ``}`` are tokens of their own; ``"..."`` and

@@ -1,11 +1,261 @@
-"""Semantic checks (placeholder, filled in below)."""
+"""Semantic checks that keepalived misses or reports only when the VRRP child starts.
+
+Errors (``hadaemon -t`` exit 4; a reload is refused):
+duplicate VRID on the same interface and family; mixed address families in
+``virtual_ipaddress``; unicast keywords without any peer; ``track_*`` naming an undefined
+tracker; a sync group naming an unknown instance (or an instance in two groups); a real server
+without a port in an IP virtual server; duplicate names/keys; an instance with neither an
+interface nor unicast peers; a reference to an unknown virtual_server_group / track_file / BFD.
+
+Warnings: an interface that does not exist (as keepalived; checked in ``/sys/class/net`` so it
+is right inside a network namespace), scripts configured without ``enable_script_security``,
+an instance without virtual addresses.
+"""
 
 from __future__ import annotations
 
-from hadaemon.config.errors import Diagnostics
-from hadaemon.config.model import Config
+import os
+from collections.abc import Callable
+from typing import Any
+
+from hadaemon.config.errors import Diagnostics, did_you_mean
+from hadaemon.config.model import Config, Location, VrrpInstance
+
+__all__ = ["validate", "sys_interface_exists"]
 
 
-def validate(config: Config, diags: Diagnostics) -> None:
-    """Run every semantic check, adding diagnostics."""
-    return None
+def sys_interface_exists(name: str) -> bool:
+    """True when network interface ``name`` exists in this network namespace."""
+    if not name or "/" in name or name in (".", ".."):
+        return False
+    return os.path.exists(os.path.join("/sys/class/net", name))
+
+
+def validate(
+    config: Config,
+    diags: Diagnostics,
+    interface_exists: Callable[[str], bool] | None = None,
+) -> None:
+    """Run every semantic check, adding diagnostics to ``diags``."""
+    exists = interface_exists or sys_interface_exists
+    _check_names(config, diags)
+    _check_instances(config, diags, exists)
+    _check_sync_groups(config, diags)
+    _check_virtual_servers(config, diags)
+    _check_scripts(config, diags)
+
+
+def _dupes(items: Any, key: Callable[[Any], Any], what: str, diags: Diagnostics) -> None:
+    seen: dict[Any, Location | None] = {}
+    for it in items:
+        k = key(it)
+        if k in seen:
+            first = seen[k]
+            where = f" (first defined at {first})" if first else ""
+            diags.error(f"duplicate {what} '{k}'{where}", it.location)
+        else:
+            seen[k] = it.location
+
+
+def _check_names(config: Config, diags: Diagnostics) -> None:
+    _dupes(config.vrrp_instances, lambda i: i.name, "vrrp_instance", diags)
+    _dupes(config.vrrp_scripts, lambda s: s.name, "vrrp_script", diags)
+    _dupes(config.track_files, lambda s: s.name, "track_file", diags)
+    _dupes(config.vrrp_track_processes, lambda s: s.name, "vrrp_track_process", diags)
+    _dupes(config.bfd_instances, lambda s: s.name, "bfd_instance", diags)
+    _dupes(config.vrrp_sync_groups, lambda s: s.name, "vrrp_sync_group", diags)
+    _dupes(config.virtual_server_groups, lambda s: s.name, "virtual_server_group", diags)
+    _dupes(config.virtual_servers, lambda s: s.key, "virtual_server", diags)
+
+
+def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str], bool]) -> None:
+    trackers = {
+        "track_script": ("vrrp_script", {s.name for s in config.vrrp_scripts}),
+        "track_file": ("track_file", {s.name for s in config.track_files}),
+        "track_process": ("vrrp_track_process", {s.name for s in config.vrrp_track_processes}),
+        "track_bfd": ("bfd_instance", {s.name for s in config.bfd_instances}),
+    }
+    vrids: dict[tuple[str, int, int], VrrpInstance] = {}
+    warned_ifs: set[str] = set()
+    gd = config.global_defs
+
+    def check_if(name: str, what: str, loc: Location | None) -> None:
+        if name in warned_ifs or exists(name):
+            return
+        warned_ifs.add(name)
+        diags.warning(f"interface {name} for {what} doesn't exist", loc)
+
+    for vi in config.vrrp_instances:
+        tag = f"({vi.name})"
+        loc = vi.location
+        # family mix
+        fams = {a.family for a in vi.virtual_ipaddress}
+        if len(fams) > 1:
+            odd = next(
+                a for a in vi.virtual_ipaddress if a.family != vi.virtual_ipaddress[0].family
+            )
+            diags.error(
+                f"{tag} virtual_ipaddress mixes IPv4 and IPv6 ({odd.address})",
+                odd.location,
+                "put the other family in virtual_ipaddress_excluded or in its own vrrp_instance",
+            )
+        if not vi.virtual_ipaddress and not vi.no_virtual_ipaddress:
+            diags.warning(f"{tag} has no virtual_ipaddress", loc)
+        # unicast
+        has_unicast_kw = vi.unicast_src_ip is not None or vi.unicast_fault_no_peer
+        if has_unicast_kw and not vi.unicast_peer:
+            diags.error(
+                f"{tag} unicast_src_ip is set but there is no unicast_peer; keepalived would "
+                "silently send multicast",
+                loc,
+                "add a unicast_peer { ... } block or remove unicast_src_ip",
+            )
+        if vi.unicast_peer:
+            for peer in vi.unicast_peer:
+                fam = 6 if ":" in peer.address else 4
+                if fam != vi.family:
+                    diags.error(
+                        f"{tag} unicast_peer {peer.address} is not IPv{vi.family} like the "
+                        "instance's addresses",
+                        peer.location,
+                    )
+        # interface
+        if vi.interface is None:
+            if not vi.unicast_peer and gd.default_interface is None:
+                diags.error(
+                    f"{tag} no interface specified", loc, "add 'interface IF' to the instance"
+                )
+        else:
+            check_if(vi.interface, f"vrrp_instance {vi.name}", loc)
+        for a in (*vi.virtual_ipaddress, *vi.virtual_ipaddress_excluded):
+            if a.dev is not None:
+                check_if(a.dev, f"ip address {a.address}", a.location)
+        for t in vi.track_interface:
+            check_if(t.name, f"track_interface in {vi.name}", t.location)
+        # duplicate VRID per (interface, family); unicast instances are keyed by their peers
+        if vi.virtual_router_id:
+            ifname = vi.interface or gd.default_interface or ""
+            if vi.unicast_peer:
+                ifname += "|unicast:" + ",".join(sorted(p.address for p in vi.unicast_peer))
+            key = (ifname, vi.family, vi.virtual_router_id)
+            other = vrids.get(key)
+            if other is not None:
+                diags.error(
+                    f"{tag} virtual_router_id {vi.virtual_router_id} is already used by "
+                    f"({other.name}) on interface {vi.interface} for IPv{vi.family}",
+                    loc,
+                    "each VRID must be unique per interface and address family",
+                )
+            else:
+                vrids[key] = vi
+        # trackers
+        for field_name, (what, names) in trackers.items():
+            for t in getattr(vi, field_name):
+                if t.name not in names:
+                    diags.error(
+                        f"{tag} {field_name} '{t.name}': no {what} with that name",
+                        t.location,
+                        did_you_mean(t.name, names),
+                    )
+    if gd.lvs_sync_daemon is not None and gd.lvs_sync_daemon.vrrp_instance:
+        names = {i.name for i in config.vrrp_instances}
+        if gd.lvs_sync_daemon.vrrp_instance not in names:
+            diags.error(
+                f"lvs_sync_daemon names unknown vrrp_instance "
+                f"'{gd.lvs_sync_daemon.vrrp_instance}'",
+                gd.lvs_sync_daemon.location,
+                did_you_mean(gd.lvs_sync_daemon.vrrp_instance, names),
+            )
+
+
+def _check_sync_groups(config: Config, diags: Diagnostics) -> None:
+    names = {i.name for i in config.vrrp_instances}
+    member_of: dict[str, str] = {}
+    for sg in config.vrrp_sync_groups:
+        if not sg.group:
+            diags.error(f"vrrp_sync_group {sg.name} has no group {{ }} of instances", sg.location)
+        for inst in sg.group:
+            if inst not in names:
+                diags.error(
+                    f"vrrp_sync_group {sg.name} names unknown vrrp_instance '{inst}'",
+                    sg.location,
+                    did_you_mean(inst, names),
+                )
+            elif inst in member_of:
+                diags.error(
+                    f"vrrp_instance {inst} is in sync groups {member_of[inst]} and {sg.name}",
+                    sg.location,
+                )
+            else:
+                member_of[inst] = sg.name
+        scripts = {s.name for s in config.vrrp_scripts}
+        for t in sg.track_script:
+            if t.name not in scripts:
+                diags.error(
+                    f"vrrp_sync_group {sg.name} track_script '{t.name}': no vrrp_script with "
+                    "that name",
+                    t.location,
+                    did_you_mean(t.name, scripts),
+                )
+
+
+def _check_virtual_servers(config: Config, diags: Diagnostics) -> None:
+    groups = {g.name for g in config.virtual_server_groups}
+    track_files = {t.name for t in config.track_files}
+    bfds = {b.name for b in config.bfd_instances}
+    for vs in config.virtual_servers:
+        if vs.group is not None and vs.group not in groups:
+            diags.error(
+                f"virtual_server group '{vs.group}': no virtual_server_group with that name",
+                vs.location,
+                did_you_mean(vs.group, groups),
+            )
+        if not vs.real_servers and vs.sorry_server is None:
+            diags.warning(f"virtual_server {vs.key} has no real_server", vs.location)
+        _dupes(vs.real_servers, lambda r: f"{r.address} {r.port}", "real_server", diags)
+        for rs in vs.real_servers:
+            if rs.port is None and vs.fwmark is None:
+                diags.error(
+                    f"real_server {rs.address} has no port (virtual_server {vs.key})",
+                    rs.location,
+                    "write 'real_server IP PORT'",
+                )
+            if (
+                vs.ip_family is not None
+                and (6 if ":" in rs.address else 4) != vs.ip_family
+                and (rs.lvs_method != "TUN")
+            ):
+                diags.error(
+                    f"real_server {rs.address} is not IPv{vs.ip_family} like virtual_server "
+                    f"{vs.key}",
+                    rs.location,
+                )
+            for c in rs.checkers:
+                tf = getattr(c, "track_file", None)
+                if c.CHECKER_TYPE == "FILE_CHECK" and tf and tf not in track_files:
+                    diags.error(
+                        f"FILE_CHECK track_file '{tf}': no track_file with that name",
+                        c.location,
+                        did_you_mean(tf, track_files),
+                    )
+                bn = getattr(c, "name", None)
+                if c.CHECKER_TYPE == "BFD_CHECK" and bn and bn not in bfds:
+                    diags.error(
+                        f"BFD_CHECK name '{bn}': no bfd_instance with that name",
+                        c.location,
+                        did_you_mean(bn, bfds),
+                    )
+
+
+def _check_scripts(config: Config, diags: Diagnostics) -> None:
+    gd = config.global_defs
+    if config.has_scripts and not gd.enable_script_security:
+        diags.warning(
+            "scripts are configured but enable_script_security is not set; scripts will "
+            "run as root without the permission checks",
+            gd.location,
+            "add 'enable_script_security' (and 'script_user') to global_defs",
+        )
+    for s in config.vrrp_scripts:
+        if s.script is None:
+            diags.error(f"vrrp_script {s.name} has no 'script'", s.location)
