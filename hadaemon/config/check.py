@@ -9,6 +9,7 @@ followed by the source line, a caret under the column and a hint where one helps
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from hadaemon.config import ConfigError, Diagnostic, LoadResult, load
@@ -63,13 +64,24 @@ def report(result: LoadResult, stream: TextIO) -> None:
         stream.write(format_diagnostic(d, result.sources) + "\n")
 
 
-def config_test(path: str, config_id: str | None = None, stream: TextIO | None = None) -> int:
+def config_test(
+    path: str,
+    config_id: str | None = None,
+    stream: TextIO | None = None,
+    interface_exists: Callable[[str], bool] | None = None,
+) -> int:
     """Check ``path``; print diagnostics; return keepalived's ``-t`` exit code."""
     out = stream if stream is not None else sys.stderr
     try:
-        result = load(path, config_id)
+        result = load(path, config_id, interface_exists=interface_exists)
     except ConfigError as exc:
-        out.write(format_diagnostic(exc.as_diagnostic(), _read_source(exc)) + "\n")
+        sources = _read_source(exc)
+        for n, d in enumerate(exc.diagnostics[:10]):
+            src = sources if (sources and d.location and d.location.file in sources) else None
+            out.write(format_diagnostic(d, src) + "\n")
+            if n == 9:
+                out.write(f"... {len(exc.diagnostics) - 10} more messages not shown\n")
+        out.write(format_diagnostic(exc.as_diagnostic(), sources) + "\n")
         out.write(f"{path}: configuration cannot be loaded\n")
         return EXIT_CANNOT_RUN if exc.cannot_run else EXIT_ERRORS
     report(result, out)

@@ -59,8 +59,11 @@ class ConfigError(Exception):
         hint: str | None = None,
         *,
         cannot_run: bool = True,
+        diagnostics: list[Diagnostic] | None = None,
     ) -> None:
         super().__init__(message)
+        self.diagnostics: list[Diagnostic] = list(diagnostics or [])
+        """what had been collected before loading stopped"""
         self.message = message
         self.location = location
         self.hint = hint
@@ -93,7 +96,10 @@ class Diagnostics:
         self.error_count += 1
         if self.error_count >= MAX_ERRORS:
             raise ConfigError(
-                f"too many errors ({self.error_count}), giving up", location, cannot_run=False
+                f"too many errors ({self.error_count}), giving up",
+                location,
+                cannot_run=False,
+                diagnostics=self.items[:-1],
             )
 
 

@@ -1253,7 +1253,14 @@ def _instance_block() -> Block:
     b.add("state", word("state", ["MASTER", "BACKUP"], upper=True))
     b.add("interface", word("interface"))
     b.add("vrf", word("vrf"))
-    b.add("virtual_router_id", integer("virtual_router_id", 1, 255))
+
+    def vrid(p: Parser, st: Stmt, acc: Acc) -> None:
+        acc["_vrid_seen"] = True
+        v = p.int_arg(st.args[0], 1, 255, "'virtual_router_id'")
+        if v is not None:
+            acc["virtual_router_id"] = v
+
+    b.add("virtual_router_id", Kw(vrid, 1, 1))
     b.add("priority", integer("priority", 1, 255))
 
     def advert_int(p: Parser, st: Stmt, acc: Acc) -> None:
@@ -1886,12 +1893,13 @@ def _finish_instance(p: Parser, st: Stmt, acc: Acc) -> m.VrrpInstance | None:
         acc["down_timer_adverts"] = gd.get("vrrp_down_timer_adverts", 3)
     if "smtp_alert" not in acc:
         acc["smtp_alert"] = gd.get("smtp_alert_vrrp", gd.get("smtp_alert"))
-    if "virtual_router_id" not in acc:
+    if "virtual_router_id" not in acc and not acc.pop("_vrid_seen", False):
         p.diags.error(
             f"({name}) virtual_router_id is not set",
             st.loc,
             "add 'virtual_router_id N' (1-255), the same on every router of the group",
         )
+    acc.pop("_vrid_seen", None)
     if acc.get("timer_expired_backup") and not acc.get("nopreempt"):
         p.diags.warning(f"({name}) timer_expired_backup requires nopreempt - resetting", st.loc)
         acc["timer_expired_backup"] = False

@@ -14,7 +14,7 @@ Serialisation: :meth:`Node.to_dict` gives a JSON/msgpack-able dict (used by
 ``hadaemon config dump --json`` and by the supervisor to send model parts to workers) and
 :meth:`Node.from_dict` rebuilds the object (``Config.from_dict(d)``,
 ``VrrpInstance.from_dict(d)``).
-Checker objects carry a ``"type"`` key (``"TCP_CHECK"`` …) so a list of checkers round-trips.
+Checker objects carry a ``"checker"`` key (``"TCP_CHECK"`` …) so a list of checkers round-trips.
 """
 
 from __future__ import annotations
@@ -130,9 +130,9 @@ def _decode(tp: Any, value: Any) -> Any:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) == 1:
             return _decode(args[0], value)
-        # a union of checker classes: dispatch on "type"
-        if isinstance(value, dict) and "type" in value:
-            return CHECKER_TYPES[value["type"]].from_dict(value)
+        # a union of checker classes: dispatch on "checker"
+        if isinstance(value, dict) and "checker" in value:
+            return CHECKER_TYPES[value["checker"]].from_dict(value)
         for a in args:  # scalar unions such as int | str
             if isinstance(a, type) and isinstance(value, a):
                 return value
@@ -164,7 +164,7 @@ class Node:
         out: dict[str, Any] = {}
         ctype = getattr(self, "CHECKER_TYPE", None)
         if ctype is not None:
-            out["type"] = ctype
+            out["checker"] = ctype
         for f in fields(self):  # type: ignore[arg-type]
             if f.name == "location" and not with_location:
                 continue

@@ -66,7 +66,7 @@ def test_round_trip_json_and_msgpack() -> None:
     assert back.vrrp_instances[0].virtual_ipaddress[0].location == Location("f", 3, 5)
     checkers = back.virtual_servers[0].real_servers[0].checkers
     assert [type(c) for c in checkers] == [TcpCheck, HttpGet, MiscCheck]
-    assert d["virtual_servers"][0]["real_servers"][0]["checkers"][0]["type"] == "TCP_CHECK"
+    assert d["virtual_servers"][0]["real_servers"][0]["checkers"][0]["checker"] == "TCP_CHECK"
 
 
 def test_part_round_trip_and_keys() -> None:
