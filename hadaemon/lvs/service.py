@@ -81,22 +81,36 @@ class NullResolver:
 
 
 class KernelResolver:
-    """Looks interfaces up with pyroute2 in the current network namespace."""
+    """Looks interfaces up with pyroute2 in the current network namespace.
+
+    pyroute2's sync ``IPRoute`` runs its own event loop, so lookups run on a helper thread (the
+    LVS worker calls this from inside its asyncio loop).
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvs-resolve")
 
     def vip_devices(self, vip: str) -> tuple[str, ...]:
+        return self._pool.submit(self._vip_devices, vip).result(timeout=5)
+
+    def route_device(self, address: str) -> str | None:
+        return self._pool.submit(self._route_device, address).result(timeout=5)
+
+    @staticmethod
+    def _vip_devices(vip: str) -> tuple[str, ...]:
         from pyroute2 import IPRoute
 
         with IPRoute() as ipr:
             idx = {a.get("index") for a in ipr.get_addr(address=vip)}
-            return tuple(
-                sorted(
-                    str(link.get_attr("IFLA_IFNAME"))
-                    for link in ipr.get_links()
-                    if link["index"] in idx
-                )
-            )
+            names = [
+                str(ln.get_attr("IFLA_IFNAME")) for ln in ipr.get_links() if ln["index"] in idx
+            ]
+            return tuple(sorted(names))
 
-    def route_device(self, address: str) -> str | None:
+    @staticmethod
+    def _route_device(address: str) -> str | None:
         from pyroute2 import IPRoute
 
         with IPRoute() as ipr:
