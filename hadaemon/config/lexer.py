@@ -153,9 +153,14 @@ def _unescape(s: str, i: int, out: list[str]) -> int:
     return i + 2
 
 
-def _tokenize(src: _Src) -> Iterator[Token]:
+def _tokenize(src: _Src, braces: bool = True) -> Iterator[Token]:
     """Split one logical line into tokens with 1-based columns (lazily: a 10 MB line of
-    garbage is abandoned as soon as the parser has seen too many errors)."""
+    garbage is abandoned as soon as the parser has seen too many errors).
+
+    As keepalived (lib/parser.c ``read_line``), an unquoted ``{`` or ``}`` ends the current
+    word and is a token of its own (so an undefined ``${X}`` splits, as in keepalived);
+    ``braces=False`` keeps them inside words (include patterns such as ``{a,b}.conf``).
+    """
     text = src.text
     n = len(text)
     i = 0
@@ -165,7 +170,7 @@ def _tokenize(src: _Src) -> Iterator[Token]:
             i += 1
             continue
         start = i
-        if c in "{}":
+        if braces and c in "{}":
             yield Token(c, Location(src.file, src.line, start + 1))
             i += 1
             continue
@@ -185,7 +190,7 @@ def _tokenize(src: _Src) -> Iterator[Token]:
                         i += 1
                 i += 1  # closing quote (or end of line: an unterminated quote ends there)
                 continue
-            if c.isspace() or c in "{}":
+            if c.isspace() or (braces and c in "{}"):
                 break
             buf.append(c)
             i += 1
@@ -484,7 +489,7 @@ class Lexer:
     ) -> list[tuple[list[str], list[str]]] | None:
         spec = self._substitute(spec, _Src(spec, loc.file, loc.line, exact=False))
         if kind == "LST":
-            groups = re.findall(r"\{[^}]*\}|[^,]+", spec)
+            groups = re.findall(r"\{[^}]*\}|[^,\s{][^,]*", spec)
             parts = [g.strip() for g in groups if g.strip()]
             if len(parts) < 2:
                 self.diags.error("~LST needs a variable and at least one value", loc)
@@ -530,8 +535,8 @@ class Lexer:
 
     # ---------------------------------------------------------------- include
     def _include(self, keyword: str, stripped: str, src: _Src) -> Iterator[Line]:
-        toks = list(_tokenize(_Src(stripped, src.file, src.line, exact=False)))
         col = len(src.text) - len(src.text.lstrip()) + 1
+        toks = list(_tokenize(_Src(" " * (col - 1) + stripped, src.file, src.line), braces=False))
         loc = Location(src.file, src.line, col)
         if len(toks) < 2:
             self.diags.error(f"'{keyword}' needs a file name", loc)
