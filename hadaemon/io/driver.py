@@ -169,6 +169,11 @@ class VrrpService:
                 if not await self.netlink.link_up(ifname):
                     i.down_ifaces.add(ifname)
                     i.router.handle(ev.InterfaceDown(ifname), now)
+        # keepalived removes addresses it may own at start-up (left behind by a crash) so a
+        # BACKUP never holds a VIP; done before the first state change.
+        for i in self.insts.values():
+            self._enqueue(self._del_net(i, quiet=True))
+        await self._flush_netlink()
         for i in list(self.insts.values()):
             self._run(i, ev.Startup(), time.monotonic())
         self._started = True
@@ -567,6 +572,8 @@ class VrrpService:
         stamp_ns, prio, src = seen
         if prio == 0 or src != r.master_address:
             return None
+        if r.params.preempt and prio < r.effective_priority:
+            return None  # a lower-priority master does not hold us back: we preempt it
         return stamp_ns / 1e9
 
     def _run(self, i: _Inst, event: Any, now: float, *, arm: bool = True) -> None:
@@ -676,7 +683,7 @@ class VrrpService:
             except Exception as exc:
                 log.error("(%s) cannot add rule %s: %s", i.router.name, ru, exc)
 
-    async def _del_net(self, i: _Inst) -> None:
+    async def _del_net(self, i: _Inst, *, quiet: bool = False) -> None:
         for ru in i.rules:
             try:
                 await self.netlink.del_rule(ru)
@@ -689,7 +696,8 @@ class VrrpService:
                 log.error("(%s) cannot remove route %s: %s", i.router.name, r, exc)
         for v in i.vips:
             try:
-                await self.netlink.del_vip(v)
+                if await self.netlink.del_vip(v) and quiet:
+                    log.info("(%s) removed stale %s left from a previous run", i.router.name, v)
             except Exception as exc:
                 log.error("(%s) cannot remove %s: %s", i.router.name, v, exc)
 

@@ -124,6 +124,26 @@ class Lab:
         m = re.search(r"lladdr (\S+)", neigh)
         return m.group(1) if m else None
 
+    def _bridge_port(self, name: str) -> str:
+        peer = self.topo.exec(self.ns[name], "cat", "/sys/class/net/eth1/iflink").stdout.strip()
+        assert self.topo.bridge_ns is not None
+        out = self.topo.exec(self.topo.bridge_ns, "ip", "-o", "link").stdout
+        m = re.search(rf"^{peer}: ([^:@]+)", out, re.M)
+        assert m, f"bridge port of {name} not found"
+        return m.group(1)
+
+    def isolate(self, name: str) -> None:
+        """Detach ``name`` from the segment without touching its carrier (a split brain)."""
+        assert self.topo.bridge_ns is not None
+        self.topo.exec(self.topo.bridge_ns, "ip", "link", "set", self._bridge_port(name),
+                       "nomaster")
+
+    def rejoin(self, name: str) -> None:
+        """Undo :meth:`isolate`."""
+        assert self.topo.bridge_ns is not None
+        self.topo.exec(self.topo.bridge_ns, "ip", "link", "set", self._bridge_port(name),
+                       "master", "br-lan")
+
     # -- daemons ------------------------------------------------------------------------------
     def start_hadaemon(self, name: str, conf: str, *extra: str) -> subprocess.Popen[Any]:
         """Start hadaemon's VRRP (``-n -l -D -f CONF``) in router ``name``; output to a log.
@@ -186,8 +206,11 @@ class Lab:
         return self.procs[name].wait(timeout=timeout_s)
 
     def close(self) -> None:
-        """Kill what we started and delete the namespaces."""
+        """Kill what we started, delete the namespaces, print the daemons' logs (pytest shows
+        them for failed tests)."""
         self.topo.close()
+        for name in self.logs:
+            print(f"----- {name} log -----\n{self.log(name)[-6000:]}")
 
 
 _CAPTURE = """
@@ -275,10 +298,17 @@ def hd_instance(
     return inst
 
 
-def hd_config(*instances: dict[str, Any], **global_defs: Any) -> str:
+def hd_config(
+    *instances: dict[str, Any],
+    vrrp_scripts: Sequence[dict[str, Any]] = (),
+    vrrp_sync_groups: Sequence[dict[str, Any]] = (),
+    **global_defs: Any,
+) -> str:
     """A whole config (``Config.to_dict()`` form) as JSON text, for ``-f FILE.json``."""
     g = {"router_id": "lab", "vrrp_garp_master_delay": 0.0, **global_defs}
-    return json.dumps({"global_defs": g, "vrrp_instances": list(instances)})
+    return json.dumps({"global_defs": g, "vrrp_instances": list(instances),
+                       "vrrp_scripts": list(vrrp_scripts),
+                       "vrrp_sync_groups": list(vrrp_sync_groups)})
 
 
 def ka_config(

@@ -1,0 +1,233 @@
+"""hadaemon <-> hadaemon VRRP in network namespaces: election, failover, preemption, GARP/NA,
+unicast, trackers, notify scripts and FIFO. VRRPv3 at 0.1 s adverts unless stated."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.netns import wait_for
+from helpers.vrrp_lab import Capture, Lab, hd_config, hd_instance
+
+pytestmark = [pytest.mark.root, pytest.mark.netns]
+
+VIP = "10.0.0.200"
+MASTER = r"\(VI_1\) Entering MASTER STATE"
+BACKUP = r"\(VI_1\) Entering BACKUP STATE"
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    lab = Lab(tmp_path)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def crash(lab: Lab, name: str) -> None:
+    """kill -9 the daemon and take the node off the segment (a dead host answers no ARP)."""
+    lab.kill9(name)
+    lab.topo.exec(lab.ns[name], "ip", "link", "set", "eth1", "down")
+
+
+def revive(lab: Lab, name: str) -> None:
+    lab.topo.exec(lab.ns[name], "ip", "link", "set", "eth1", "up")
+
+
+def test_election_kill9_failover_and_preempt_back(lab: Lab) -> None:
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150)))  # eBPF path if available
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    lab.wait_log("r2", BACKUP)
+    assert lab.client_sees(VIP) == lab.mac("r1")
+
+    arp = Capture(lab.topo, lab.ns["client"], 3.0, "arp")
+    crash(lab, "r1")
+    lab.wait_log("r2", MASTER)
+    wait_for(lambda: lab.has_addr("r2", VIP), 10, what="VIP on r2")
+    assert lab.client_sees(VIP) == lab.mac("r2")
+    garps = [f for f in arp.result() if f["eth_src"] == lab.mac("r2") and f["op"] == 1
+             and f["spa"] == VIP == f["tpa"]]
+    assert len(garps) >= 5  # garp_master_repeat 5 (the delayed second burst is off here)
+
+    # r1 comes back with the higher priority: it preempts; r2 returns to BACKUP
+    mark = len(lab.log("r2"))
+    revive(lab, "r1")
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    assert re.search(BACKUP, lab.log("r2")[mark:])
+    assert lab.client_sees(VIP) == lab.mac("r1")
+
+
+def test_sigterm_sends_priority_zero_and_backup_takes_over_after_skew(lab: Lab) -> None:
+    adv = 0.3
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, advert_int=adv)), "--no-bpf")
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100, advert_int=adv)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    lab.wait_log("r2", BACKUP)
+    cap = Capture(lab.topo, lab.ns["client"], 2.5, "vrrp")
+    assert lab.stop("r1") == 0
+    assert lab.holders(VIP) in ([], ["r2"])  # r1 removed its VIP on the way out
+    lab.wait_holder(VIP, "r2")
+    frames = cap.result()
+    zero = [f for f in frames if f["src"] == "10.0.0.1" and f["prio"] == 0]
+    assert len(zero) == 1 and zero[0]["ttl"] == 255 and zero[0]["dst"] == "224.0.0.18"
+    first_r2 = next(f for f in frames if f["src"] == "10.0.0.2" and f["t"] > zero[0]["t"])
+    # Skew_Time (0.18 s at prio 100) rather than Master_Down_Interval (1.08 s)
+    assert first_r2["t"] - zero[0]["t"] < 3 * adv
+    assert "Backup received priority 0 advertisement" in lab.log("r2")
+
+
+def test_nopreempt_keeps_the_current_master(lab: Lab) -> None:
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.wait_holder(VIP, "r2")
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, nopreempt=True)), "--no-bpf")
+    lab.wait_log("r1", BACKUP)
+    # a higher-priority nopreempt router sees adverts from r2 and stays BACKUP
+    with pytest.raises(AssertionError):
+        lab.wait_log("r1", MASTER, timeout_s=1.5)
+    assert lab.holders(VIP) == ["r2"]
+    # ... until the master goes away
+    lab.stop("r2")
+    lab.wait_holder(VIP, "r1")
+
+
+def test_equal_priority_higher_address_wins(lab: Lab) -> None:
+    """Two masters at equal priority meet: the lower primary address yields (RFC 5798 §6.4.3)."""
+    lab.isolate("r1")
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.wait_log("r1", MASTER)
+    lab.wait_log("r2", MASTER)
+    lab.rejoin("r1")
+    lab.wait_holder(VIP, "r2")  # 10.0.0.2 > 10.0.0.1
+    lab.wait_log("r1", BACKUP + r"[\s\S]*" + MASTER + r"[\s\S]*" + BACKUP)
+    assert "Entering BACKUP STATE" not in lab.log("r2").split("Entering MASTER STATE", 1)[1]
+
+
+def test_ipv6_election_failover_and_unsolicited_na(lab: Lab) -> None:
+    vip6 = "fd00::200"
+    inst = dict(vips=(f"{vip6}/64",), vrid=52)
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, **inst)), "--no-bpf")
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100, **inst)), "--no-bpf")
+    lab.wait_holder(vip6, "r1")
+    lab.wait_log("r2", BACKUP)
+    na = Capture(lab.topo, lab.ns["client"], 2.5, "na")
+    lab.stop("r1")
+    lab.wait_holder(vip6, "r2")
+    nas = [f for f in na.result() if f["eth_src"] == lab.mac("r2") and f["target"] == vip6]
+    assert nas and all(f["hlim"] == 255 and f["dst"] == "ff02::1" for f in nas)
+
+
+def test_unicast_peers(lab: Lab) -> None:
+    def uc(me: int, peer: int, prio: int) -> str:
+        return hd_config(hd_instance(priority=prio, unicast_src_ip=f"10.0.0.{me}",
+                                     unicast_peer=[{"address": f"10.0.0.{peer}"}]))
+
+    cap = Capture(lab.topo, lab.ns["r2"], 2.0, "vrrp")
+    lab.start_hadaemon("r1", uc(1, 2, 150), "--no-bpf")
+    lab.start_hadaemon("r2", uc(2, 1, 100), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    frames = [f for f in cap.result() if f["src"] == "10.0.0.1"]
+    assert frames and all(f["dst"] == "10.0.0.2" for f in frames)
+    lab.stop("r1")
+    lab.wait_holder(VIP, "r2")
+
+
+def test_track_script_lowers_priority_and_fails_over(lab: Lab, tmp_path: Path) -> None:
+    flag = tmp_path / "down"
+    script = {"name": "chk", "script": {"args": ["/bin/sh", "-c", f"test ! -e {flag}"]},
+              "interval": 0.2, "weight": -60, "rise": 1, "fall": 1}
+    r1 = hd_config(hd_instance(priority=150, track_script=[{"name": "chk"}]),
+                   vrrp_scripts=[script], enable_script_security=True)
+    lab.start_hadaemon("r1", r1, "--no-bpf")
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    flag.touch()  # the check fails: 150 - 60 = 90 < 100
+    lab.wait_holder(VIP, "r2")
+    lab.wait_log("r1", r"Changing effective priority from 150 to 90")
+    flag.unlink()  # back to 150: r1 preempts
+    lab.wait_holder(VIP, "r1")
+
+
+def test_notify_scripts(lab: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "notify.out"
+    script = tmp_path / "notify.sh"
+    script.write_text(f'#!/bin/sh\necho "$*" >> {out}\n')
+    script.chmod(0o755)
+    conf = hd_config(
+        hd_instance(priority=150, notify={"args": [str(script)]},
+                    notify_master={"args": [str(script), "became-master"]}),
+        enable_script_security=True,
+    )
+    lab.start_hadaemon("r1", conf, "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    wait_for(lambda: out.exists() and "INSTANCE VI_1 MASTER 150" in out.read_text(), 5,
+             what="generic notify")
+    wait_for(lambda: "became-master" in out.read_text(), 5, what="notify_master")
+    assert out.read_text().splitlines()[0] == "INSTANCE VI_1 BACKUP 150"
+    lab.stop("r1")
+    wait_for(lambda: "INSTANCE VI_1 STOP 150" in out.read_text(), 5, what="notify STOP")
+
+
+def test_notify_fifo_lines_while_running(lab: Lab, tmp_path: Path) -> None:
+    fifo = tmp_path / "vrrp.fifo"
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        lab.start_hadaemon("r1", hd_config(hd_instance(priority=150), vrrp_notify_fifo=str(fifo)),
+                           "--no-bpf")
+        lab.wait_holder(VIP, "r1")
+        buf = b""
+
+        def lines() -> list[str]:
+            nonlocal buf
+            with contextlib.suppress(BlockingIOError):
+                buf += os.read(rfd, 65536)
+            return buf.decode().splitlines()
+
+        wait_for(lambda: 'INSTANCE "VI_1" MASTER 150' in lines(), 5, what="FIFO MASTER line")
+        assert lines()[:2] == ['INSTANCE "VI_1" BACKUP 150', 'INSTANCE "VI_1" MASTER 150']
+        lab.stop("r1")
+        wait_for(lambda: 'INSTANCE "VI_1" STOP 150' in lines(), 5, what="FIFO STOP line")
+    finally:
+        os.close(rfd)
+
+
+def test_sync_group_members_move_together(lab: Lab) -> None:
+    def conf(prio: int) -> str:
+        return hd_config(
+            hd_instance("VI_1", priority=prio),
+            hd_instance("VI_2", vrid=61, priority=prio, vips=("10.0.0.210/24",)),
+            vrrp_sync_groups=[{"name": "G1", "group": ["VI_1", "VI_2"]}],
+        )
+
+    lab.start_hadaemon("r1", conf(150), "--no-bpf")
+    lab.start_hadaemon("r2", conf(100), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    lab.wait_holder("10.0.0.210", "r1")
+    # r1 dies: both instances move to r2 together
+    crash(lab, "r1")
+    wait_for(lambda: lab.has_addr("r2", VIP) and lab.has_addr("r2", "10.0.0.210"), 10,
+             what="both VIPs on r2")
+    assert "(G1) Sync group entering MASTER STATE" in lab.log("r2")
+
+
+def test_bad_config_is_a_clear_error(lab: Lab, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    p = lab.topo.popen(lab.ns["r1"], [*_runner(), "-n", "-l", "-f", str(bad)], text=True)
+    out, _ = p.communicate(timeout=20)
+    assert p.returncode == 3
+    assert "invalid JSON configuration" in out and "Traceback" not in out
+
+
+def _runner() -> list[str]:
+    from helpers.vrrp_lab import PYTHON
+
+    return [PYTHON, "-m", "hadaemon.workers.vrrp"]
