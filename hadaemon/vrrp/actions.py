@@ -102,6 +102,21 @@ class StateChanged:
 
 
 @dataclass(frozen=True)
+class MasterRxLowerPri:
+    """As master, a lower-priority advert arrived: run ``notify_master_rx_lower_pri`` and
+    write ``INSTANCE "VI_1" MASTER_RX_LOWER_PRI <prio>`` to the notify FIFO."""
+
+    instance: str
+    """Instance name."""
+    src: str
+    """Sender of the lower-priority advert."""
+    priority: int
+    """Its priority."""
+    our_priority: int
+    """Our effective priority."""
+
+
+@dataclass(frozen=True)
 class Log:
     """A log line in keepalived's wording (``(VI_1) Entering MASTER STATE``)."""
 
@@ -111,5 +126,14 @@ class Log:
     """The message."""
 
 
-Action = SendAdvert | AddVips | DelVips | SendGratuitous | RunNotify | StateChanged | Log
+Action = (
+    SendAdvert
+    | AddVips
+    | DelVips
+    | SendGratuitous
+    | RunNotify
+    | StateChanged
+    | MasterRxLowerPri
+    | Log
+)
 """Union of every action type."""

@@ -107,6 +107,16 @@ class RouterParams:
     """``garp_master_refresh_repeat``."""
     garp_interval_s: float = 0.0
     """``garp_interval``: gap between GARPs for one address."""
+    garp_lower_prio_repeat: int = 0
+    """``garp_lower_prio_repeat``: GARPs sent when, as master, a lower-priority advert
+    arrives (0 = none), and again ``garp_lower_prio_delay_s`` later."""
+    garp_lower_prio_delay_s: float = 0.0
+    """``garp_lower_prio_delay``."""
+    higher_prio_send_advert: bool = False
+    """``higher_prio_send_advert``: as master, answer a higher-priority advert with one of ours
+    before going to BACKUP (so the other master's ``garp_lower_prio_repeat`` fires)."""
+    owner_ignore_adverts: bool = False
+    """``owner_ignore_adverts``: an address owner discards every advert (RFC-literal)."""
     track_interfaces: tuple[TrackedInterface, ...] = ()
     """``track_interface`` entries."""
     dont_track_primary: bool = False
@@ -180,6 +190,15 @@ class RouterParams:
             "garp_master_repeat": int(dflt(inst.garp_master_repeat, 5)),
             "garp_master_refresh_s": dflt(inst.garp_master_refresh, 0.0),
             "garp_master_refresh_repeat": int(dflt(inst.garp_master_refresh_repeat, 1)),
+            # keepalived: lower-prio GARP defaults are the master ones
+            "garp_lower_prio_repeat": int(
+                dflt(inst.garp_lower_prio_repeat, dflt(inst.garp_master_repeat, 5))
+            ),
+            "garp_lower_prio_delay_s": dflt(
+                inst.garp_lower_prio_delay, dflt(inst.garp_master_delay, 5.0)
+            ),
+            "higher_prio_send_advert": inst.higher_prio_send_advert,
+            "owner_ignore_adverts": inst.owner_ignore_adverts or inst.strict_mode,
             "track_interfaces": tracks,
             "dont_track_primary": inst.dont_track_primary,
             "skip_check_adv_addr": inst.skip_check_adv_addr,
@@ -214,9 +233,11 @@ class _Timers:
     """Delayed second GARP burst (MASTER)."""
     garp_refresh: float | None = None
     """Periodic GARP refresh (MASTER)."""
+    garp_lower: float | None = None
+    """Second GARP burst after a lower-priority advert (MASTER)."""
 
     def clear(self) -> None:
-        self.adver = self.master_down = self.garp = self.garp_refresh = None
+        self.adver = self.master_down = self.garp = self.garp_refresh = self.garp_lower = None
 
 
 @dataclass
@@ -328,7 +349,11 @@ class VirtualRouter:
     def get_timer(self) -> float | None:
         """The earliest deadline (absolute monotonic seconds), or None."""
         t = self._timers
-        ds = [d for d in (t.adver, t.master_down, t.garp, t.garp_refresh) if d is not None]
+        ds = [
+            d
+            for d in (t.adver, t.master_down, t.garp, t.garp_refresh, t.garp_lower)
+            if d is not None
+        ]
         return min(ds) if ds else None
 
     def handle_timer(self, now: float) -> None:
@@ -350,6 +375,9 @@ class VirtualRouter:
             if t.garp_refresh is not None and t.garp_refresh <= now:
                 t.garp_refresh = now + self._p.garp_master_refresh_s
                 self._garp(self._p.garp_master_refresh_repeat)
+            if t.garp_lower is not None and t.garp_lower <= now:
+                t.garp_lower = None
+                self._garp(self._p.garp_lower_prio_repeat)
 
     def handle(self, event: ev.Event, now: float) -> None:
         """Process one event (see :mod:`hadaemon.vrrp.events`)."""
@@ -693,6 +721,8 @@ class VirtualRouter:
         if not self._check_advert(a, src, now):
             return False
         self.stats.advert_rcvd += 1
+        if self._p.owner_ignore_adverts and self._p.is_owner:
+            return True  # RFC 3768/5798 §7.1: the owner discards adverts
         if a.priority == 0:
             self.stats.pri_zero_rcvd += 1
         if self._state == State.BACKUP:
@@ -764,12 +794,19 @@ class VirtualRouter:
             else:
                 why = f"same priority {prio} but higher IP address than ours"
             self._log("info", f"({self.name}) Master received advert from {src} with {why}")
+            if p.higher_prio_send_advert:
+                self._send_advert(prio)
             if p.version == 3:
                 self._master_adver_interval_cs = float(a.adver_int_cs)
             self._master_address = src
             self._master_priority = a.priority
             self._become_backup(now, f"advert from {src} with {why}")
             return
+        self._actions.append(act.MasterRxLowerPri(self.name, src, a.priority, prio))
+        if p.garp_lower_prio_repeat > 0:
+            self._garp(p.garp_lower_prio_repeat)
+            if p.garp_lower_prio_delay_s > 0:
+                self._timers.garp_lower = now + p.garp_lower_prio_delay_s
         if p.lower_prio_no_advert:
             self._log(
                 "info",

@@ -580,3 +580,40 @@ def test_transitions_table_has_no_self_loops() -> None:
 
 def test_every_state_table_row_is_covered() -> None:
     assert set() == ROW_IDS - COVERED
+
+
+# ---- keepalived extensions ----------------------------------------------------------------
+
+
+def test_master_rx_lower_notify_and_lower_prio_garps() -> None:
+    r = start_master(garp_lower_prio_repeat=2, garp_lower_prio_delay_s=1.0)
+    rx(r, adv(90), "10.0.0.9", 2.0)
+    a = r.actions()
+    assert act.MasterRxLowerPri("VI_1", "10.0.0.9", 90, 100) in a
+    assert act.SendGratuitous("VI_1", "eth1", ("10.0.0.100",), 2, 0.0) in a
+    later: list[act.Action] = []
+    while (t := r.get_timer()) is not None and t <= 3.05:
+        r.handle_timer(t)
+        later += r.actions()
+    assert [g.repeat for g in later if isinstance(g, act.SendGratuitous)] == [2]
+
+
+def test_higher_prio_send_advert() -> None:
+    r = start_master(higher_prio_send_advert=True)
+    rx(r, adv(150), "10.0.0.1", 2.0)
+    a = r.actions()
+    assert r.state == State.BACKUP
+    assert [x.priority for x in sent(a)] == [100]
+    r2 = start_master()
+    rx(r2, adv(150), "10.0.0.1", 2.0)
+    assert sent(r2.actions()) == []
+
+
+def test_owner_ignore_adverts() -> None:
+    r = make(priority=255, owner_ignore_adverts=True)
+    r.handle(ev.Startup(), 0.0)
+    r.actions()
+    rx(r, adv(255), "10.0.0.200", 1.0)
+    rx(r, adv(90), "10.0.0.9", 1.1)
+    assert r.state == State.MASTER and sent(r.actions()) == []
+    assert r.stats.advert_rcvd == 2
