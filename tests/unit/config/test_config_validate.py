@@ -1,0 +1,117 @@
+"""Semantic validation (issue 3 item 8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hadaemon.config import LoadResult, loads
+from hadaemon.config.validate import sys_interface_exists
+
+VIP4 = "virtual_ipaddress {\n 192.0.2.1/24\n}\n"
+
+
+def load(text: str, exists: bool = True) -> LoadResult:
+    return loads(text, "t.conf", "m", interface_exists=lambda n: exists)
+
+
+def inst(name: str, vrid: int, body: str = "", iface: str = "eth0", vips: str = VIP4) -> str:
+    return (
+        f"vrrp_instance {name} {{\n interface {iface}\n virtual_router_id {vrid}\n{body}{vips}}}\n"
+    )
+
+
+def errors(r: LoadResult) -> list[str]:
+    return [d.message for d in r.errors]
+
+
+def test_clean_config_has_no_diagnostics() -> None:
+    r = load(inst("VI_1", 1) + inst("VI_2", 2))
+    assert r.diagnostics == []
+
+
+def test_duplicate_vrid_same_interface_and_family_only() -> None:
+    v6 = "virtual_ipaddress {\n fe80::1/64\n}\n"
+    ok = load(inst("A", 1) + inst("B", 1, iface="eth1") + inst("C", 1, vips=v6))
+    assert errors(ok) == []
+    bad = load(inst("A", 1) + inst("B", 1))
+    assert errors(bad) == [
+        "(B) virtual_router_id 1 is already used by (A) on interface eth0 for IPv4"
+    ]
+
+
+def test_vip_family_mismatch() -> None:
+    r = load(
+        inst(
+            "A",
+            1,
+            body="version 3\n",
+            vips="virtual_ipaddress {\n 192.0.2.1/24\n 2001:db8::1/64\n}\n",
+        )
+    )
+    assert errors(r) == ["(A) virtual_ipaddress mixes IPv4 and IPv6 (2001:db8::1)"]
+
+
+def test_interval_ranges() -> None:
+    assert errors(load(inst("A", 1, "advert_int 300\n"))) == [
+        "(A) VRRPv2 advert_int 300s is outside 1-255 s"
+    ]
+    assert errors(load(inst("A", 1, "version 3\nadvert_int 0.001\n"))) == [
+        "(A) VRRPv3 advert_int 0.001s is outside 0.01-40.95 s"
+    ]
+    assert errors(load(inst("A", 1, "version 3\nadvert_int 40.95\n"))) == []
+    assert errors(load(inst("A", 1, "advert_int 255\n"))) == []
+
+
+def test_unicast_without_peers_and_peer_family() -> None:
+    r = load(inst("A", 1, "unicast_src_ip 192.0.2.5\n"))
+    assert len(errors(r)) == 1 and "no unicast_peer" in errors(r)[0]
+    r = load(inst("A", 1, "unicast_src_ip 192.0.2.5\nunicast_peer {\n 2001:db8::2\n}\n"))
+    assert errors(r) == ["(A) unicast_peer 2001:db8::2 is not IPv4 like the instance's addresses"]
+
+
+def test_missing_interface_is_a_warning(tmp_path: Path) -> None:
+    r = load(inst("A", 1), exists=False)
+    assert r.errors == []
+    assert [d.message for d in r.warnings] == ["interface eth0 for vrrp_instance A doesn't exist"]
+    assert sys_interface_exists("lo") and not sys_interface_exists("no-such-if0")
+    assert not sys_interface_exists("../etc")
+
+
+def test_undefined_trackers_and_sync_groups() -> None:
+    r = load(
+        "vrrp_script chk {\n script /bin/true\n}\n"
+        + inst("A", 1, "track_script {\n chk\n chk2\n}\ntrack_file {\n f\n}\n")
+        + "vrrp_sync_group G {\n group {\n A\n B\n }\n}\n"
+        + "vrrp_sync_group H {\n group {\n A\n }\n}\n"
+    )
+    assert errors(r) == [
+        "(A) track_script 'chk2': no vrrp_script with that name",
+        "(A) track_file 'f': no track_file with that name",
+        "vrrp_sync_group G names unknown vrrp_instance 'B'",
+        "vrrp_instance A is in sync groups G and H",
+    ]
+
+
+def test_real_server_port_and_group_references() -> None:
+    r = load(
+        "virtual_server 192.0.2.1 80 {\n real_server 192.0.2.2 {\n }\n}\n"
+        "virtual_server fwmark 3 {\n real_server 192.0.2.3 {\n }\n}\n"
+        "virtual_server group NOPE {\n real_server 192.0.2.4 80 {\n }\n}\n"
+    )
+    assert errors(r) == [
+        "real_server 192.0.2.2 has no port (virtual_server 192.0.2.1:80/TCP)",
+        "virtual_server group 'NOPE': no virtual_server_group with that name",
+    ]
+
+
+def test_script_security_warning() -> None:
+    r = load(inst("A", 1, "notify_master /bin/x\n"))
+    assert r.errors == [] and r.config.has_scripts
+    assert any("enable_script_security" in d.message for d in r.warnings)
+    r = load("global_defs {\n enable_script_security\n}\n" + inst("A", 1, "notify /bin/x\n"))
+    assert r.diagnostics == []
+
+
+def test_duplicate_names() -> None:
+    r = load(inst("A", 1) + inst("A", 2))
+    assert errors(r) == ["duplicate vrrp_instance 'A' (first defined at t.conf:1:1)"]
