@@ -21,12 +21,14 @@ Knobs go in through ``cflags`` (``-DVRRP_ENFORCE=0`` counts without dropping,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import errno
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,6 +260,33 @@ def prog_test_run(fd: int, data: bytes, *, repeat: int = 1) -> tuple[int, bytes]
     return int(opts.retval), outbuf.raw[: opts.data_size_out]
 
 
+def _outside_event_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn(*args)`` here, or in a short-lived thread if this thread runs an event loop.
+
+    pyroute2's synchronous ``IPRoute`` drives its own asyncio loop and refuses to run inside a
+    running one (the VRRP worker's); tc changes are rare (attach, detach), so a thread is fine.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args)
+    result: list[Any] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(fn(*args))
+        except BaseException as exc:
+            error.append(exc)
+
+    th = threading.Thread(target=run, name="hadaemon-bpf-netlink")
+    th.start()
+    th.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
 # -- the loaded program ---------------------------------------------------------------------
 @dataclass
 class _Attachment:
@@ -480,6 +509,15 @@ class VrrpFilter:
         return IPRoute()
 
     def _attach_tc(self, ifindex: int) -> bool:
+        return bool(_outside_event_loop(self._attach_tc_sync, ifindex))
+
+    def _remove_stale_tc(self, ifindex: int) -> None:
+        _outside_event_loop(self._remove_stale_tc_sync, ifindex)
+
+    def _del_clsact_if_empty(self, ifindex: int) -> None:
+        _outside_event_loop(self._del_clsact_if_empty_sync, ifindex)
+
+    def _attach_tc_sync(self, ifindex: int) -> bool:
         from pyroute2 import NetlinkError
 
         created = False
@@ -505,7 +543,7 @@ class VrrpFilter:
             )
         return created
 
-    def _remove_stale_tc(self, ifindex: int) -> None:
+    def _remove_stale_tc_sync(self, ifindex: int) -> None:
         from pyroute2 import NetlinkError
 
         with self._ipr() as ipr:
@@ -546,7 +584,7 @@ class VrrpFilter:
         for fam in (socket.AF_INET, socket.AF_INET6):
             self.clear_vrids(ifindex, fam)
 
-    def _del_clsact_if_empty(self, ifindex: int) -> None:
+    def _del_clsact_if_empty_sync(self, ifindex: int) -> None:
         with self._ipr() as ipr:
             filters = [
                 f

@@ -15,13 +15,52 @@ unless ``classic``, prints ``{"ready": kind, ...}`` and then answers one command
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import socket
 import sys
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def _pk(r: Any, kind: str, now: int) -> dict[str, Any]:
+    return {
+        "vrid": r.data[1],
+        "prio": r.data[2],
+        "ttl": r.ttl,
+        "src": r.src,
+        "dst": r.dst,
+        "ifindex": r.ifindex,
+        "family": r.family,
+        "stamp_ns": r.stamp_ns,
+        "read_ns": now,
+        "addr0": ".".join(str(b) for b in r.data[8:12]),
+        "kind": kind,
+    }
+
+
+async def collect(path: Any, seconds: float) -> list[dict[str, Any]]:
+    """Read on every socket from the loop while the eBPF upgrade runs in a thread."""
+    loop = asyncio.get_running_loop()
+    out: list[dict[str, Any]] = []
+
+    def on_readable(fd: int) -> None:
+        now = time.monotonic_ns()
+        out.extend(_pk(r, path.kind, now) for r in path.read(fd))
+
+    for fd in path.filenos():
+        loop.add_reader(fd, on_readable, fd)
+    up = asyncio.create_task(path.upgrade())
+    await asyncio.sleep(seconds)
+    await up
+    for fd in path.filenos():
+        loop.remove_reader(fd)
+    now = time.monotonic_ns()
+    out.extend(_pk(r, path.kind, now) for r in path.read())
+    return out
 
 
 def main() -> int:
@@ -29,6 +68,13 @@ def main() -> int:
     ap.add_argument("--bind", action="append", required=True)
     ap.add_argument("--mode", default="auto")
     ap.add_argument("--no-bcc", action="store_true")
+    ap.add_argument(
+        "--collect",
+        type=float,
+        default=0.0,
+        help="asyncio mode: read continuously for this long while upgrading, "
+        "print every packet, then serve commands",
+    )
     a = ap.parse_args()
     if a.no_bcc:
         sys.modules["bcc"] = None  # type: ignore[assignment]
@@ -43,7 +89,12 @@ def main() -> int:
         binds, use_bpf=a.mode != "classic", attach_mode="auto" if a.mode == "classic" else a.mode
     )
     t0 = time.monotonic()
-    path.upgrade_sync()
+    if a.collect:
+        print(json.dumps({"collect": a.collect, "kind": path.kind}), flush=True)
+        got = asyncio.run(collect(path, a.collect))
+        print(json.dumps({"collected": got}), flush=True)
+    else:
+        path.upgrade_sync()
     print(
         json.dumps(
             {
@@ -60,20 +111,7 @@ def main() -> int:
             continue
         if cmd[0] == "read":
             now = time.monotonic_ns()
-            pk = [
-                {
-                    "vrid": r.data[1],
-                    "prio": r.data[2],
-                    "ttl": r.ttl,
-                    "src": r.src,
-                    "dst": r.dst,
-                    "ifindex": r.ifindex,
-                    "family": r.family,
-                    "stamp_ns": r.stamp_ns,
-                    "read_ns": now,
-                }
-                for r in path.read()
-            ]
+            pk = [_pk(r, path.kind, now) for r in path.read()]
             print(json.dumps({"packets": pk}), flush=True)
         elif cmd[0] == "status":
             st = path.status()

@@ -33,6 +33,17 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--interval", type=float, default=0.0)
     ap.add_argument("--flood", type=float, default=0.0, help="seconds to flood")
+    ap.add_argument(
+        "--duration",
+        type=float,
+        default=0.0,
+        help="send every --interval for this long (instead of --count)",
+    )
+    ap.add_argument(
+        "--seq",
+        action="store_true",
+        help="IPv4: number the packets in the first address (10.1.hi.lo)",
+    )
     a = ap.parse_args()
     ifindex = socket.if_nametoindex(a.ifname)
     if a.family == 4:
@@ -76,6 +87,23 @@ def main() -> int:
                     sent += 1
                 except OSError:  # ENOBUFS under flood
                     pass
+    elif a.seq or a.duration:
+        end = time.monotonic() + a.duration
+        i = 0
+        while (i < a.count) if not a.duration else (time.monotonic() < end):
+            if a.seq:
+                addr = f"10.1.{(i >> 8) & 255}.{i & 255}"
+                pkt = ipv4(
+                    vrrp_payload(
+                        version=a.version, vrid=a.vrid, priority=a.priority, src=src, addrs=[addr]
+                    ),
+                    src=src,
+                    ttl=a.ttl,
+                )
+            send(pkt, dst)
+            sent += 1
+            i += 1
+            time.sleep(a.interval)
     else:
         for i in range(a.count):
             send(pkt, dst)
