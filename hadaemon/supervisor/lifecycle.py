@@ -247,3 +247,9 @@ class Child:
         if self.pid is None or self.spawned_at is None:
             return None
         return now - self.spawned_at
+
+    def running_s(self, now: float) -> float | None:
+        """Seconds since the current process said Ready, or None."""
+        if self.pid is None or self.ready_at is None:
+            return None
+        return now - self.ready_at

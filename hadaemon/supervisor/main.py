@@ -54,6 +54,8 @@ STATUS_TIMEOUT_S = 1.0
 PING_INTERVAL_S = 1.0
 WEDGE_TIMEOUT_S = 5.0
 WEDGE_KILL_S = 30.0
+#: after a worker exits, how long to keep reading its pipe for its last words
+EXIT_DRAIN_S = 0.2
 
 
 class ConfigLoadError(Exception):
@@ -139,6 +141,10 @@ class KeepalivedLoader:
         value = getattr(config.global_defs, "metrics_listen", None)
         return str(value) if value else None
 
+    def vrrp_instance_names(self, config: Any) -> set[str]:
+        """Names of the VRRP instances (states of others are forgotten at reload)."""
+        return {i.name for i in config.vrrp_instances}
+
     def plan(self, old: Any, new: Any) -> dict[str, Any] | None:
         """The reload plan as a wire map (None when the diff module is not available)."""
         try:
@@ -165,6 +171,7 @@ class WorkerHandle:
     last_pong: float = 0.0
     wedged_since: float | None = None
     ever_ready: bool = False
+    fatal_message: str | None = None
 
 
 class Supervisor:
@@ -319,6 +326,7 @@ class Supervisor:
             h.child.spawn_failed(str(exc), now)
             return
         h.spawned = sw
+        h.fatal_message = None
         h.child.spawned(sw.pid, now)
         h.last_pong = now
         h.wedged_since = None
@@ -386,10 +394,18 @@ class Supervisor:
         status = self.ops.reap(sw.pid)
         if status is None:  # spurious wake-up
             return
+        asyncio.get_running_loop().remove_reader(sw.pidfd)
+        self._spawn_task(self._after_exit(h, sw, status))
+
+    async def _after_exit(self, h: WorkerHandle, sw: os_ops.SpawnedWorker, status: int) -> None:
+        # read what the worker said before dying (e.g. Fatal) up to EOF, briefly
+        if h.session is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(h.session), EXIT_DRAIN_S)
         now = time.monotonic()
         self._forget_process(h)
         was_stopping = h.child.state is ChildState.STOPPING
-        h.child.exited(status, now)
+        h.child.exited(status, now, reason=h.fatal_message)
         if was_stopping:
             log.info("worker %s (pid %d) %s", h.name, sw.pid, describe_exit(status))
         elif h.child.state is ChildState.FATAL:
@@ -414,8 +430,7 @@ class Supervisor:
         sw, h.spawned = h.spawned, None
         if sw is None:
             return
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(sw.pidfd)
+        asyncio.get_running_loop().remove_reader(sw.pidfd)
         os.close(sw.pidfd)
         if h.session is not None:
             h.session.cancel()
@@ -477,7 +492,7 @@ class Supervisor:
                 fut.set_result(msg.status)
         elif isinstance(msg, m.Fatal):
             log.error("worker %s cannot run: %s", h.name, msg.message)
-            h.child.fatal_reason = msg.message
+            h.fatal_message = msg.message
         elif isinstance(msg, m.ServiceEvent):
             log.debug("worker %s event %s %s", h.name, msg.event, msg.body)
         else:
@@ -569,9 +584,8 @@ class Supervisor:
         old_listen = self.loader.metrics_listen(self.config)
         self.config = new
         self.generation += 1
-        names = {i.name for i in getattr(new, "vrrp_instances", ())}
-        if names:
-            self.vrrp_states = {k: v for k, v in self.vrrp_states.items() if k in names}
+        names = self.loader.vrrp_instance_names(new)
+        self.vrrp_states = {k: v for k, v in self.vrrp_states.items() if k in names}
         for h in self.workers.values():
             if h.child.state in (ChildState.STARTING, ChildState.RUNNING) and h.spec.needed(
                 new, self.args
@@ -643,6 +657,7 @@ class Supervisor:
                 "state": c.state.value,
                 "restarts": c.restarts,
                 "uptime_s": round(u, 3) if (u := c.uptime_s(now)) is not None else None,
+                "running_s": round(r, 3) if (r := c.running_s(now)) is not None else None,
                 "last_exit": describe_exit(c.last_exit) if c.last_exit is not None else None,
                 "fatal_reason": c.fatal_reason,
                 "wedged": self.workers[n].wedged_since is not None,

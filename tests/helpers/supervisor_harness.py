@@ -43,6 +43,9 @@ class JsonLoader:
     def metrics_listen(self, config: dict[str, Any]) -> str | None:
         return config.get("metrics_listen")
 
+    def vrrp_instance_names(self, config: dict[str, Any]) -> set[str]:
+        return set(config["workers"].get("vrrp", {}).get("instances", {}))
+
     def plan(self, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         changed = sorted(k for k in new["workers"] if old["workers"].get(k) != new["workers"][k])
         return {"changed": changed}
