@@ -2,7 +2,8 @@
 
 Exit codes follow keepalived(8): 0 valid; 3 cannot run (file missing/unreadable, a directory,
 given up); 4 errors found but the daemon would run; 5 scripts configured without
-``enable_script_security``. Each message is printed as ``file:line:col: severity: message``,
+``enable_script_security`` (as keepalived, only scripts that exist count, and this status
+wins over 4). Each message is printed as ``file:line:col: severity: message``,
 followed by the source line, a caret under the column and a hint where one helps.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from hadaemon.config import ConfigError, Diagnostic, LoadResult, load
+from hadaemon.config.validate import configured_scripts, script_exists
 
 __all__ = [
     "config_test",
@@ -86,16 +88,20 @@ def config_test(
         return EXIT_CANNOT_RUN if exc.cannot_run else EXIT_ERRORS
     report(result, out)
     nerr, nwarn = len(result.errors), len(result.warnings)
+    gd = result.config.global_defs
+    # keepalived: the highest config status wins and the security error is the highest; only
+    # scripts that exist count (a missing script is disabled).
+    if not gd.enable_script_security and any(
+        script_exists(s) for s in configured_scripts(result.config)
+    ):
+        out.write(
+            f"{path}: SECURITY: scripts are configured but enable_script_security is not set "
+            f"({nerr} error(s), {nwarn} warning(s))\n"
+        )
+        return EXIT_SCRIPT_SECURITY
     if nerr:
         out.write(f"{path}: {nerr} error(s), {nwarn} warning(s)\n")
         return EXIT_ERRORS
-    gd = result.config.global_defs
-    if result.config.has_scripts and not gd.enable_script_security:
-        out.write(
-            f"{path}: scripts are configured but enable_script_security is not set "
-            f"({nwarn} warning(s))\n"
-        )
-        return EXIT_SCRIPT_SECURITY
     out.write(f"{path}: configuration OK ({nwarn} warning(s))\n")
     return EXIT_OK
 

@@ -15,13 +15,15 @@ an instance without virtual addresses.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 from hadaemon.config.errors import Diagnostics, did_you_mean
-from hadaemon.config.model import Config, Location, VrrpInstance
+from hadaemon.config.model import Config, Location, Script, VrrpInstance
 
-__all__ = ["validate", "sys_interface_exists"]
+__all__ = ["validate", "sys_interface_exists", "configured_scripts", "script_exists"]
 
 
 def sys_interface_exists(name: str) -> bool:
@@ -173,7 +175,10 @@ def _check_sync_groups(config: Config, diags: Diagnostics) -> None:
     member_of: dict[str, str] = {}
     for sg in config.vrrp_sync_groups:
         if not sg.group:
-            diags.error(f"vrrp_sync_group {sg.name} has no group {{ }} of instances", sg.location)
+            diags.warning(
+                f"vrrp_sync_group {sg.name} has no group {{ }} of instances; it is ignored",
+                sg.location,
+            )
         for inst in sg.group:
             if inst not in names:
                 diags.error(
@@ -258,4 +263,29 @@ def _check_scripts(config: Config, diags: Diagnostics) -> None:
         )
     for s in config.vrrp_scripts:
         if s.script is None:
-            diags.error(f"vrrp_script {s.name} has no 'script'", s.location)
+            diags.warning(f"vrrp_script {s.name} has no 'script'; it is ignored", s.location)
+
+
+def configured_scripts(node: Any) -> list[Script]:
+    """Every :class:`Script` in the model (notify, track, MISC_CHECK, quorum, fifo ...)."""
+    out: list[Script] = []
+    if isinstance(node, Script):
+        out.append(node)
+    elif isinstance(node, tuple):
+        for n in node:
+            out.extend(configured_scripts(n))
+    elif is_dataclass(node):
+        for f in fields(node):
+            if f.name != "location":
+                out.extend(configured_scripts(getattr(node, f.name)))
+    return out
+
+
+def script_exists(script: Script) -> bool:
+    """True when the script's program exists (absolute path, or found on ``$PATH``).
+    keepalived disables a script it cannot find, and only counts existing scripts for the
+    ``-t`` exit code 5."""
+    prog = script.args[0] if script.args else ""
+    if os.path.isabs(prog):
+        return os.path.isfile(prog)
+    return bool(prog) and shutil.which(prog) is not None
