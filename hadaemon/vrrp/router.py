@@ -15,7 +15,7 @@ logged but not dropped, TTL is not checked on unicast. The table the code implem
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hadaemon.vrrp import actions as act
@@ -436,7 +436,14 @@ class VirtualRouter:
                 data, family=self._p.family, src=src, dst=dst, ttl=ttl, multicast=multicast
             )
         except MalformedAdvert as e:
-            self._drop(e.counter, f"from {src}: {e.message}", now)
+            self._drop(e.counter, f"advert from {src} dropped: {e.message}", now)
+            return None
+        if multicast == bool(self._p.unicast_peers):
+            want = "un" if self._p.unicast_peers else "mult"
+            got = "mult" if multicast else "un"
+            self._drop(
+                "addr_list_err", f"Expected {want}icast packet but received {got}icast packet", now
+            )
             return None
         if self._on_advert(advert, src, now):
             return advert
@@ -451,7 +458,7 @@ class VirtualRouter:
         lim = self._log_limits.setdefault(counter, _LogLimit())
         if now - lim.last_s >= LOG_DROP_EVERY_S:
             extra = f" ({lim.suppressed} similar suppressed)" if lim.suppressed else ""
-            self._log("info", f"({self.name}) dropped advert, {counter}: {msg}{extra}")
+            self._log("info", f"({self.name}) {msg}{extra} [{counter}]")
             lim.last_s, lim.suppressed = now, 0
         else:
             lim.suppressed += 1
@@ -504,7 +511,7 @@ class VirtualRouter:
             self._enter_fault(now, faults[0])
         elif not faults and self._state == State.FAULT:
             self._log("info", f"({self.name}) Leaving FAULT state")
-            self._enter_initial(now, reason)
+            self._enter_initial(now, reason, startup=False)
         elif self._state == State.BACKUP and self._prio_cache != old_prio:
             # Skew_Time depends on the priority: keep the master down deadline consistent
             # only when it is not a short prio-0 wait.
@@ -543,8 +550,12 @@ class VirtualRouter:
             return
         self._enter_initial(now, "startup")
 
-    def _enter_initial(self, now: float, reason: str) -> None:
-        """Init/fault-recovery: owner -> MASTER, else BACKUP with the right first wait."""
+    def _enter_initial(self, now: float, reason: str, startup: bool = True) -> None:
+        """Init/fault-recovery: owner -> MASTER, else BACKUP with the right first wait.
+
+        The short first wait of a non-owner ``state MASTER`` applies at startup only
+        (keepalived ``vrrp_state_leave_fault`` always arms the full Master_Down_Interval).
+        """
         p = self._p
         self._master_adver_interval_cs = float(p.advert_int_cs)
         self._master_address = None
@@ -554,7 +565,7 @@ class VirtualRouter:
             self._become_master(now, f"{reason}: address owner")
             return
         self._timers.clear()
-        if p.initial_state == "MASTER":
+        if p.initial_state == "MASTER" and startup:
             # keepalived: a non-owner configured MASTER waits one interval + minimum skew.
             wait_cs = p.advert_int_cs + skew_time_cs(PRIO_OWNER, p.advert_int_cs, p.version)
         else:
@@ -694,22 +705,30 @@ class VirtualRouter:
                     now,
                 )
                 return False
-        if not p.skip_check_adv_addr and a.priority != 0 and p.addresses:
-            try:
-                mismatch = sorted(map(_host, a.addresses)) != sorted(p.vip_hosts)
-            except ValueError:
-                mismatch = True
-            if mismatch:
-                # keepalived logs and counts but does not drop (§4.4).
-                self.stats.addr_list_err += 1
-                lim = self._log_limits.setdefault("addr_list_err", _LogLimit())
-                if now - lim.last_s >= LOG_DROP_EVERY_S:
-                    self._log(
-                        "info",
-                        f"({self.name}) ip address associated with VRID "
-                        f"{p.vrid} not present in MASTER advert : {src}",
+        # RFC 3768/5798 §7.1 MAY check the address list. keepalived 2.2.7 drops a mismatch
+        # (verified against the binary: a backup fed higher-priority adverts with another VIP
+        # takes over), except a backup with skip_check_adv_addr hearing the same master again.
+        check = p.addresses and (
+            not p.skip_check_adv_addr or self._state != State.BACKUP or src != self._master_address
+        )
+        if check:
+            if a.count_ip != len(p.addresses):
+                self._drop(
+                    "addr_list_err",
+                    f"expected {len(p.addresses)} VIPs but received {a.count_ip}",
+                    now,
+                )
+                return False
+            theirs = set(a.addresses)
+            for vip in p.vip_hosts:
+                if vip not in theirs:
+                    self._drop(
+                        "addr_list_err",
+                        f"ip address associated with VRID {p.vrid} not present in MASTER "
+                        f"advert: {vip}",
+                        now,
                     )
-                    lim.last_s = now
+                    return False
         return True
 
     def _on_advert(self, a: Advert, src: str, now: float) -> bool:
@@ -744,7 +763,7 @@ class VirtualRouter:
         )
         if not p.preempt or a.priority >= prio or delaying:
             if p.preempt_delay_s > 0:
-                if a.priority > prio:
+                if a.priority >= prio:
                     self._preempt_time = None
                 elif a.priority < prio and self._preempt_time is None:
                     self._preempt_time = now + p.preempt_delay_s
@@ -783,11 +802,21 @@ class VirtualRouter:
             if ours and _addr_int(src) == _addr_int(ours):
                 self._log(
                     "warning",
-                    f"({self.name}) Received advert from {src} with same priority {prio} and "
-                    "same IP address as ours",
+                    f"({self.name}) WARNING - equal priority advert received from remote host "
+                    "with our IP address.",
                 )
                 return
             higher_addr = not ours or _addr_int(src) > _addr_int(ours)
+            if prio == PRIO_OWNER:
+                # keepalived: two address owners is a configuration error; step down to 254.
+                self._log(
+                    "error",
+                    f"({self.name}) CONFIGURATION ERROR: local instance and a remote instance "
+                    "are both configured as address owner, please fix - reducing local priority",
+                )
+                self._p = replace(p, priority=PRIO_OWNER - 1)
+                self._prio_cache = prio = self._compute_priority()
+                higher_addr = False
         if a.priority > prio or higher_addr:
             if a.priority > prio:
                 why = f"higher priority {a.priority}, ours {prio}"

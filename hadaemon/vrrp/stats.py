@@ -15,6 +15,7 @@ DROP_COUNTERS = (
     "authtype_mismatch",
     "auth_failure",
     "advert_interval_err",
+    "addr_list_err",
     "addr_family_err",
 )
 """Counters whose increment means the packet was dropped."""
@@ -41,7 +42,7 @@ class VrrpStats:
     invalid_type_rcvd: int = 0
     """VRRP type not 1."""
     addr_list_err: int = 0
-    """Address list differs from ours (logged, not dropped, like keepalived)."""
+    """Address list differs from ours, or multicast/unicast not as configured (dropped)."""
     invalid_authtype: int = 0
     """Unknown or unsupported (AH) auth type."""
     authtype_mismatch: int = 0

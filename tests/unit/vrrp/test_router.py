@@ -431,6 +431,15 @@ def test_backup_to_fault_sends_nothing() -> None:
 
 
 @row("fault-clear")
+def test_fault_recovery_of_state_master_waits_full_interval() -> None:
+    r = make(initial_state="MASTER")
+    r.handle(ev.Startup(), 0.0)
+    r.handle(ev.InterfaceDown("eth1"), 0.01)
+    r.handle(ev.InterfaceUp("eth1"), 1.0)
+    assert r.state == State.BACKUP
+    assert r.get_timer() == pytest.approx(1.0 + 0.3 + 0.1 * 156 / 256)
+
+
 def test_fault_clears_to_backup_or_master_for_owner() -> None:
     r = start_master()
     r.handle(ev.ForceFault("unicast peers missing"), 1.0)
@@ -529,11 +538,44 @@ def test_instance_checks_count_every_drop() -> None:
     assert any("suppressed" in m for m in logs(r.actions()))
 
 
-def test_address_list_mismatch_counted_not_dropped() -> None:
+def test_address_list_mismatch_is_dropped_like_keepalived() -> None:
     r = start_backup()
-    assert rx(r, adv(200, addresses=("10.0.0.99",)), HIGHER_ADDR, 0.1)
-    assert r.stats.addr_list_err == 1 and r.stats.rx_dropped == 0
-    assert r.master_address == HIGHER_ADDR
+    deadline = r.get_timer()
+    assert rx(r, adv(200, addresses=("10.0.0.99",)), HIGHER_ADDR, 0.1) is None
+    assert rx(r, adv(200, addresses=("10.0.0.100", "10.0.0.99")), HIGHER_ADDR, 0.2) is None
+    assert r.stats.addr_list_err == 2 and r.stats.rx_dropped == 2
+    assert r.get_timer() == deadline  # the master down timer keeps running
+    assert (
+        "(VI_1) ip address associated with VRID 51 not present in MASTER advert: 10.0.0.100 "
+        "[addr_list_err]"
+    ) in logs(r.actions())
+    # priority-0 adverts carry the VIPs too and are checked the same way
+    assert rx(r, adv(0, addresses=()), HIGHER_ADDR, 0.3) is None
+
+
+def test_skip_check_adv_addr_only_for_the_known_master() -> None:
+    r = start_backup(skip_check_adv_addr=True)
+    assert rx(r, adv(200), HIGHER_ADDR, 0.1)
+    assert rx(r, adv(200, addresses=("10.0.0.99",)), HIGHER_ADDR, 0.2)
+    assert rx(r, adv(200, addresses=("10.0.0.99",)), "10.0.0.7", 0.3) is None
+
+
+def test_multicast_unicast_expectation() -> None:
+    r = start_backup(unicast_peers=(HIGHER_ADDR,))
+    wire = encode(adv(200), src=HIGHER_ADDR, dst=ME)
+    assert r.receive(wire, src=HIGHER_ADDR, dst=ME, ttl=64, now=0.1)  # no TTL check on unicast
+    assert rx(r, adv(200), HIGHER_ADDR, 0.2) is None  # multicast on a unicast instance
+    assert r.stats.addr_list_err == 1
+    assert "Expected unicast packet but received multicast packet" in " ".join(logs(r.actions()))
+
+
+def test_owner_conflict_steps_down_to_254() -> None:
+    r = make(priority=255)
+    r.handle(ev.Startup(), 0.0)
+    r.actions()
+    rx(r, adv(255), HIGHER_ADDR, 1.0)
+    assert r.effective_priority == 254 and r.state == State.BACKUP
+    assert any("both configured as address owner" in m for m in logs(r.actions()))
 
 
 def test_receive_never_raises_on_garbage() -> None:
@@ -543,9 +585,6 @@ def test_receive_never_raises_on_garbage() -> None:
     wire = encode(adv(200), src=HIGHER_ADDR, dst="224.0.0.18")
     assert r.receive(wire, src=HIGHER_ADDR, dst="224.0.0.18", ttl=64, now=0.2) is None
     assert r.stats.ip_ttl_err == 1
-    # unicast: no TTL check
-    wire = encode(adv(200), src=HIGHER_ADDR, dst=ME)
-    assert r.receive(wire, src=HIGHER_ADDR, dst=ME, ttl=64, now=0.3)
     assert r.stats.rx_dropped == 3
 
 
