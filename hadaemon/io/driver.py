@@ -626,6 +626,8 @@ class VrrpService:
             self._notify(a)
         elif isinstance(a, act.StateChanged):
             self._state_changed(i, a)
+        elif isinstance(a, getattr(act, "MasterRxLowerPri", ())):
+            self._master_rx_lower_pri(i, a)
         else:
             log.debug("unhandled action %r", a)
 
@@ -738,6 +740,20 @@ class VrrpService:
         )
 
     # ================================================================ notify
+    def _master_rx_lower_pri(self, i: _Inst, a: Any) -> None:
+        for f in self.fifos:
+            f.write(instance_line("INSTANCE", a.instance, "MASTER_RX_LOWER_PRI", a.our_priority))
+        script = getattr(i.cfg, "notify_master_rx_lower_pri", None)
+        if script is not None:
+            self._spawn_checked(a.instance, "notify_master_rx_lower_pri", list(script.args))
+
+    def _spawn_checked(self, name: str, what: str, args: list[str]) -> None:
+        secure = self.config.global_defs.enable_script_security
+        if secure and (why := check_script_security(args, run_as_root=os.geteuid() == 0)):
+            log.error("(%s) %s %r refused by script security: %s", name, what, args[0], why)
+            return
+        self.scripts.spawn(args, timeout_s=self.notify_timeout_s, what=f"{what} script")
+
     def _notify(self, a: act.RunNotify) -> None:
         kind = "GROUP" if a.group else "INSTANCE"
         line = instance_line(kind, a.name, a.state, a.priority)
@@ -761,9 +777,5 @@ class VrrpService:
             todo.append((f"notify_{a.state.lower()}", list(specific.args)))
         if cfg.notify is not None:
             todo.append(("notify", [*cfg.notify.args, kind, a.name, a.state, str(a.priority)]))
-        secure = self.config.global_defs.enable_script_security
         for what, args in todo:
-            if secure and (why := check_script_security(args, run_as_root=os.geteuid() == 0)):
-                log.error("(%s) %s %r refused by script security: %s", a.name, what, args[0], why)
-                continue
-            self.scripts.spawn(args, timeout_s=self.notify_timeout_s, what=f"{what} script")
+            self._spawn_checked(a.name, what, args)

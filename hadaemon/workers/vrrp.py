@@ -33,12 +33,13 @@ class ConfigLoadError(Exception):
     """The configuration could not be loaded (message already user-readable)."""
 
 
-def load_config(path: str, config_id: str | None = None) -> Any:
+def load_config(path: str, config_id: str | None = None, *, strict: bool = False) -> Any:
     """Load and validate ``path`` with :func:`hadaemon.config.load`; log its diagnostics.
 
     A ``*.json`` file is read as the model's ``Config.to_dict()`` form (what the supervisor
     sends to workers; also handy for tests and tools). Raises :class:`ConfigLoadError` with a
-    ``file:line:col: message`` text on errors.
+    ``file:line:col: message`` text when nothing usable can be loaded, or (``strict``, used
+    on reload so a bad file never replaces a running config) on any error.
     """
     if path.endswith(".json"):
         import json
@@ -54,17 +55,20 @@ def load_config(path: str, config_id: str | None = None) -> Any:
             raise ConfigLoadError(f"{path}: invalid JSON configuration: {exc}") from None
     try:
         from hadaemon.config import load
-    except ImportError as exc:  # pragma: no cover - until the config package is complete
+    except ImportError as exc:  # pragma: no cover - broken installation
         raise ConfigLoadError(f"configuration parser unavailable: {exc}") from None
     try:
         result = load(path, config_id)
     except OSError as exc:
         raise ConfigLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except Exception as exc:  # ConfigError and friends carry their location in str()
+    except Exception as exc:  # ConfigError carries its location in str()
         raise ConfigLoadError(str(exc)) from None
     for d in getattr(result, "diagnostics", ()) or ():
         log.warning("%s", d)
-    return getattr(result, "config", result)
+    errors = list(getattr(result, "errors", ()) or ())
+    if errors and strict:
+        raise ConfigLoadError(f"{len(errors)} error(s) in {path}; first: {errors[0]}")
+    return result.config
 
 
 def _sched(config: Any) -> None:
@@ -124,7 +128,7 @@ async def _serve(config_path: str, config: Any, args: Any) -> int:
             reload_requested.clear()
             log.info("Reloading configuration from %s", config_path)
             try:
-                new = load_config(config_path, getattr(args, "config_id", None))
+                new = load_config(config_path, getattr(args, "config_id", None), strict=True)
             except ConfigLoadError as exc:
                 log.error("Reload failed, keeping the running configuration: %s", exc)
                 continue
