@@ -459,7 +459,9 @@ class VrrpFilter:
         if mode in ("auto", "xdp"):
             try:
                 self._attach_xdp(ifname, ifindex)
-                self._remove_stale_tc(ifindex)
+                if self._remove_stale_tc(ifindex):
+                    # a predecessor's filter: its clsact qdisc was most likely its own too
+                    self._del_clsact_if_empty(ifindex)
                 self._attached[ifindex] = _Attachment(ifname, ifindex, "xdp")
                 log.info("eBPF VRRP filter attached to %s (XDP generic)", ifname)
                 return "xdp"
@@ -511,8 +513,8 @@ class VrrpFilter:
     def _attach_tc(self, ifindex: int) -> bool:
         return bool(_outside_event_loop(self._attach_tc_sync, ifindex))
 
-    def _remove_stale_tc(self, ifindex: int) -> None:
-        _outside_event_loop(self._remove_stale_tc_sync, ifindex)
+    def _remove_stale_tc(self, ifindex: int) -> bool:
+        return bool(_outside_event_loop(self._remove_stale_tc_sync, ifindex))
 
     def _del_clsact_if_empty(self, ifindex: int) -> None:
         _outside_event_loop(self._del_clsact_if_empty_sync, ifindex)
@@ -543,7 +545,7 @@ class VrrpFilter:
             )
         return created
 
-    def _remove_stale_tc_sync(self, ifindex: int) -> None:
+    def _remove_stale_tc_sync(self, ifindex: int) -> bool:
         from pyroute2 import NetlinkError
 
         with self._ipr() as ipr:
@@ -557,9 +559,9 @@ class VrrpFilter:
                     prio=TC_PRIO,
                     protocol=0x0003,
                 )
-                log.info("removed a stale tc VRRP filter from ifindex %d", ifindex)
             except NetlinkError:
-                pass
+                return False
+        return True
 
     def detach(self, ifname: str) -> None:
         """Detach from ``ifname`` what this object attached there (no-op if nothing)."""
@@ -585,7 +587,9 @@ class VrrpFilter:
             self.clear_vrids(ifindex, fam)
 
     def _del_clsact_if_empty_sync(self, ifindex: int) -> None:
-        with self._ipr() as ipr:
+        from pyroute2 import NetlinkError
+
+        with self._ipr() as ipr, contextlib.suppress(NetlinkError):
             filters = [
                 f
                 for parent in (TC_PARENT_INGRESS, 0xFFFFFFF3)

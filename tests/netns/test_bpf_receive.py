@@ -9,7 +9,9 @@ in ``b`` (the eBPF program must be attached from inside that namespace); packets
 from __future__ import annotations
 
 import json
+import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -216,4 +218,104 @@ def test_switch_to_ebpf_loses_and_duplicates_nothing(
     assert stamps == sorted(stamps)
     c = rx.cmd("status")["counters"]
     assert c["rx"] == sent and c["stamp_ebpf"] > 0
+    rx.quit()
+
+
+def _xdp_id(t: Topology, ns: str) -> int:
+    info = json.loads(t.exec(ns, "ip", "-j", "-d", "link", "show", "eth1").stdout)[0]
+    xdp = info.get("xdp") or {}
+    prog = xdp.get("prog") or {}
+    return int(prog.get("id", 0))
+
+
+def _prog_exists(prog_id: int) -> bool:
+    return (
+        subprocess.run(
+            ["bpftool", "prog", "show", "id", str(prog_id)], capture_output=True
+        ).returncode
+        == 0
+    )
+
+
+def _kill9(rx: Receiver) -> None:
+    os.killpg(rx.p.pid, signal.SIGKILL)  # our own process group (start_new_session)
+    rx.p.wait(timeout=10)
+
+
+@pytest.mark.netns
+@pytest.mark.bpf
+def test_respawn_after_kill9_replaces_and_term_leaves_nothing(
+    topo: tuple[Topology, str, str, str],
+) -> None:
+    t, _a, b, _c = topo
+    tc_show = ("tc", "filter", "show", "dev", "eth1", "ingress")
+    # 1. a tc-attached instance dies by SIGKILL: its filter stays behind
+    rx1 = Receiver(t, b, *BINDS, "--mode", "tc")
+    assert rx1.header["ready"] == "ebpf"
+    _kill9(rx1)
+    assert "tc_vrrp" in t.exec(b, *tc_show).stdout
+    # 2. the respawn attaches XDP and removes the stale tc filter (and its clsact)
+    rx2 = Receiver(t, b, *BINDS, "--mode", "auto")
+    assert rx2.header["ready"] == "ebpf"
+    first = _xdp_id(t, b)
+    assert first and "tc_vrrp" not in t.exec(b, *tc_show).stdout
+    assert "clsact" not in t.exec(b, "tc", "qdisc", "show", "dev", "eth1").stdout
+    _kill9(rx2)
+    assert _xdp_id(t, b) == first  # left behind by the kill
+    # 3. the next respawn replaces that XDP program instead of stacking
+    rx3 = Receiver(t, b, *BINDS, "--mode", "auto")
+    second = _xdp_id(t, b)
+    assert second and second != first
+    assert not _prog_exists(first), "the replaced program must be freed"
+    assert t.exec(b, "ip", "link", "show", "eth1").stdout.count("prog/xdp") == 1
+    # 4. a clean stop leaves nothing: no XDP, no tc filter, no qdisc, program freed
+    rx3.quit()
+    assert _xdp_id(t, b) == 0
+    assert t.exec(b, *tc_show).stdout.strip() == ""
+    assert "clsact" not in t.exec(b, "tc", "qdisc", "show", "dev", "eth1").stdout
+    assert not _prog_exists(second)
+
+
+@pytest.mark.netns
+@pytest.mark.bpf
+@pytest.mark.parametrize("flood", ["foreign-vrid", "ttl-64"])
+def test_flood_is_dropped_in_kernel_while_adverts_keep_arriving(
+    topo: tuple[Topology, str, str, str], flood: str
+) -> None:
+    """A third host floods proto 112 (bounded, 2 s) while the master advertises every 100 ms."""
+    t, a, b, c = topo
+    rx = Receiver(t, b, *BINDS, "--mode", "auto")
+    assert rx.header["ready"] == "ebpf"
+    flood_args = ["--vrid", "99"] if flood == "foreign-vrid" else ["--vrid", "51", "--ttl", "64"]
+    master = t.popen(
+        a,
+        [PY, SENDER, "eth1", "--vrid", "51", "--interval", "0.1", "--duration", "3.0"],
+        text=True,
+    )
+    time.sleep(0.5)
+    flooder = t.popen(
+        c, [PY, SENDER, "eth1", "--src", "10.0.0.3", "--flood", "2.0", *flood_args], text=True
+    )
+    got: list[dict[str, Any]] = []
+    while master.poll() is None or flooder.poll() is None:
+        got += rx.cmd("read")["packets"]
+        time.sleep(0.1)
+    time.sleep(0.2)
+    got += rx.cmd("read")["packets"]
+    adverts = json.loads(master.communicate()[0].strip().splitlines()[-1])["sent"]
+    flooded = json.loads(flooder.communicate()[0].strip().splitlines()[-1])["sent"]
+    c_ = rx.cmd("status")["counters"]
+    reason = "kernel_drop_vrid" if flood == "foreign-vrid" else "kernel_drop_ttl"
+    assert flooded > 1000
+    # what the sender got out and the bridge delivered is dropped by the hook, none of it
+    # reaches the VRRP socket (every packet read is a valid advert from the master)
+    assert c_[reason] > 1000, c_
+    assert all((p["vrid"], p["ttl"], p["src"]) == (51, 255, "10.0.0.1") for p in got)
+    assert not any(k.startswith("user_drop") for k in c_)
+    # the master's adverts kept arriving and being stamped in kernel during the flood
+    assert len(got) >= adverts // 2, (len(got), adverts)
+    stamps = sorted(p["stamp_ns"] for p in got)
+    gaps_s = [(y - x) / 1e9 for x, y in zip(stamps, stamps[1:], strict=False)]
+    assert max(gaps_s) < 1.0, gaps_s
+    assert c_["stamp_ebpf"] == len(got)
     rx.quit()
