@@ -88,3 +88,29 @@ def test_installed_lab_help_runs(venv: Path, tmp_path: Path) -> None:
     r = _run(venv, "lab", "--help", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "--short" in r.stdout and "--cleanup" in r.stdout
+
+
+MAN = ROOT / "man"
+
+
+@pytest.mark.parametrize("page", ["hadaemon.8", "hadaemon.conf.5"])
+def test_man_pages_render_without_warnings(page: str) -> None:
+    if shutil.which("groff") is None:
+        pytest.skip("needs groff")
+    r = subprocess.run(
+        ["groff", "-man", "-ww", "-z", str(MAN / page)], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_man_page_documents_every_option_and_subcommand() -> None:
+    """hadaemon(8) names every long option of the CLI and every subcommand."""
+    from hadaemon.cli import SUBCOMMANDS, build_parser
+
+    text = (MAN / "hadaemon.8").read_text().replace("\\-", "-")
+    for action in build_parser()._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs and longs != ["--help"]:
+            assert any(o in text for o in longs), f"{longs} missing from man/hadaemon.8"
+    for sub in SUBCOMMANDS:
+        assert f".B {sub}" in text or f".B config {sub}" in text or f"hadaemon {sub}" in text, sub
