@@ -16,7 +16,7 @@ Flows (DESIGN.md §2):
 
 * supervisor → worker: :class:`Configure` (first message), :class:`ApplyConfig` (reload),
   :class:`Shutdown`, :class:`DumpRequest`, :class:`StatusRequest`, :class:`Ping`,
-  :class:`RealServerState` (to lvs), :class:`StateChanged` (to lvs: VIP ownership).
+  :class:`RealServerState` (to lvs), :class:`VipState` (to lvs and checker: VIP ownership).
 * worker → supervisor: :class:`Hello`, :class:`Ready`, :class:`StateChanged`, :class:`Stats`,
   :class:`RealServerState`, :class:`StatusReply`, :class:`DumpDone`, :class:`Pong`,
   :class:`ServiceEvent` (any other event a service emits), :class:`Fatal`.
@@ -229,14 +229,36 @@ class Stats(Message):
 
 @dataclass(frozen=True)
 class RealServerState(Message):
-    """A real server went up or down (checker → supervisor → lvs)."""
+    """A real server's verdict (checker → supervisor → lvs); the checker's emit body.
+
+    ``vs`` is the checker's VS name, ``vs_key`` the model key LVS uses
+    (``VirtualServer.key``); ``present`` says whether the server belongs in the table and
+    ``weight`` the weight to program (0 when inhibited).
+    """
 
     KIND: ClassVar[str] = "real_server_state"
-    virtual_server: str
-    real_server: str
+    vs: str
+    rs_ip: str
     up: bool
+    rs_port: int | None = None
+    present: bool | None = None
     weight: int | None = None
     reason: str | None = None
+    vs_key: str | None = None
+    vs_ip: str | None = None
+    vs_port: int | None = None
+    protocol: str | None = None
+    fwmark: int | None = None
+
+
+@dataclass(frozen=True)
+class VipState(Message):
+    """Supervisor → lvs/checker: this host now holds (or not) a VRRP instance's VIPs."""
+
+    KIND: ClassVar[str] = "vip_state"
+    instance: str
+    addresses: list[Any]
+    owned: bool
 
 
 @dataclass(frozen=True)
@@ -298,6 +320,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         StateChanged,
         Stats,
         RealServerState,
+        VipState,
         StatusReply,
         DumpDone,
         Pong,

@@ -12,7 +12,7 @@ then runs :class:`Supervisor` on asyncio:
   the last VRRP states the supervisor was told (``handback``) so a respawned vrrp worker
   resumes as master without waiting;
 * events: checker → supervisor → lvs (:class:`RealServerState`), vrrp → supervisor
-  (:class:`StateChanged`, forwarded to lvs; :class:`Stats`);
+  (:class:`StateChanged`; the instance's VIPs go to lvs and checker as :class:`VipState`);
 * a worker that dies is respawned with backoff (:mod:`.lifecycle`); one that sends a malformed
   frame is killed and respawned; one that stops answering pings is *wedged*: systemd watchdog
   pings stop until it answers again (and it is killed after ``wedge_kill_s``);
@@ -141,6 +141,13 @@ class KeepalivedLoader:
         value = getattr(config.global_defs, "metrics_listen", None)
         return str(value) if value else None
 
+    def instance_vips(self, config: Any, name: str) -> list[str]:
+        """The VIP addresses of VRRP instance ``name`` (for VIP ownership and metrics)."""
+        inst = config.vrrp_instance(name)
+        if inst is None:
+            return []
+        return [str(a.address) for a in inst.virtual_ipaddress]
+
     def vrrp_instance_names(self, config: Any) -> set[str]:
         """Names of the VRRP instances (states of others are forgotten at reload)."""
         return {i.name for i in config.vrrp_instances}
@@ -196,7 +203,8 @@ class Supervisor:
         self.workers: dict[str, WorkerHandle] = {}
         self.vrrp_states: dict[str, str] = {}
         self.vrrp_stats: dict[str, Any] = {}
-        self.rs_states: dict[tuple[str, str], m.RealServerState] = {}
+        self.rs_states: dict[tuple[str, str, int | None], m.RealServerState] = {}
+        self.vip_states: dict[str, m.VipState] = {}
         self.generation = 0
         self.started_mono = time.monotonic()
         self.started_wall = time.time()
@@ -455,9 +463,12 @@ class Supervisor:
             h.last_pong = now
             h.ever_ready = True
             log.info("worker %s ready", h.name)
-            if h.name == "lvs":
+            if h.name == "lvs":  # a respawned lvs gets the verdicts it missed
                 for rs in self.rs_states.values():
                     self._send(h, rs)
+            if h.name in ("lvs", "checker"):
+                for vs in self.vip_states.values():
+                    self._send(h, vs)
             self.wake()
         elif isinstance(msg, m.Pong):
             h.last_pong = now
@@ -470,18 +481,26 @@ class Supervisor:
                 msg.state,
                 f" ({msg.reason})" if msg.reason else "",
             )
-            lvs = self.workers.get("lvs")
-            if lvs is not None:
-                self._send(lvs, msg)
+            vips = self.loader.instance_vips(self.config, msg.instance)
+            if vips:
+                vip_msg = m.VipState(
+                    instance=msg.instance, addresses=vips, owned=msg.state == "MASTER"
+                )
+                self.vip_states[msg.instance] = vip_msg
+                for name in ("lvs", "checker"):
+                    if (w := self.workers.get(name)) is not None:
+                        self._send(w, vip_msg)
         elif isinstance(msg, m.Stats):
             self.vrrp_stats.update(msg.counters)
         elif isinstance(msg, m.RealServerState):
-            self.rs_states[(msg.virtual_server, msg.real_server)] = msg
+            self.rs_states[(msg.vs_key or msg.vs, msg.rs_ip, msg.rs_port)] = msg
             log.info(
-                "real server %s of %s is %s",
-                msg.real_server,
-                msg.virtual_server,
+                "real server %s:%s of %s is %s%s",
+                msg.rs_ip,
+                msg.rs_port,
+                msg.vs_key or msg.vs,
                 "up" if msg.up else "down",
+                f" ({msg.reason})" if msg.reason else "",
             )
             lvs = self.workers.get("lvs")
             if lvs is not None:
@@ -669,6 +688,12 @@ class Supervisor:
                 {"name": k, **v} if isinstance(v, dict) else {"name": k, "state": v}
                 for k, v in instances.items()
             ]
+        for inst in instances:
+            if isinstance(inst, dict) and "name" in inst:
+                inst.setdefault(
+                    "virtual_ipaddress", self.loader.instance_vips(self.config, inst["name"])
+                )
+                inst.setdefault("priority", inst.get("base_priority"))
         vs: Any = []
         for n in ("checker", "lvs"):
             s = services.get(n)
@@ -694,8 +719,14 @@ class Supervisor:
             "instances": instances,
             "virtual_servers": vs,
             "real_server_states": [
-                {"virtual_server": k[0], "real_server": k[1], "up": v.up, "weight": v.weight}
-                for k, v in sorted(self.rs_states.items())
+                {
+                    "virtual_server": k[0],
+                    "real_server": f"{k[1]}:{k[2]}" if k[2] is not None else k[1],
+                    "up": v.up,
+                    "weight": v.weight,
+                    "reason": v.reason,
+                }
+                for k, v in sorted(self.rs_states.items(), key=lambda kv: str(kv[0]))
             ],
             "services": services,
         }

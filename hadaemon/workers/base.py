@@ -9,7 +9,7 @@ hadaemon.workers.vrrp --fd N --ppid P``. The process
 * says :class:`~hadaemon.ipc.messages.Hello`, waits for :class:`Configure`, builds the service
   with ``module.make_service(config, emit, options)`` and ``await service.start()``, then says
   :class:`Ready`;
-* serves ApplyConfig / StatusRequest / Ping / DumpRequest / RealServerState / StateChanged /
+* serves ApplyConfig / StatusRequest / Ping / DumpRequest / RealServerState / VipState /
   Shutdown until the pipe closes, SIGTERM/SIGINT arrives or Shutdown is received, then
   ``await service.stop()`` and exits 0.
 
@@ -196,13 +196,18 @@ class WorkerHost:
                 error = str(exc)
             self.chan.send(m.DumpDone(req_id=msg.req_id, path=msg.path, error=error))
         elif isinstance(msg, m.RealServerState):
+            # LvsService.set_real_server_state(vs_key, (rs_ip, rs_port), up, weight)
             fn = getattr(svc, "set_real_server_state", None)
             if fn is not None:
-                await _maybe_await(fn(msg.virtual_server, msg.real_server, msg.up, msg.weight))
-        elif isinstance(msg, m.StateChanged):
-            fn = getattr(svc, "set_vrrp_state", None)
+                await _maybe_await(
+                    fn(msg.vs_key or msg.vs, (msg.rs_ip, msg.rs_port), msg.up, msg.weight)
+                )
+        elif isinstance(msg, m.VipState):
+            # LvsService.set_vip_owned(vip, owned); CheckerService.set_address_state(ip, present)
+            fn = getattr(svc, "set_vip_owned", None) or getattr(svc, "set_address_state", None)
             if fn is not None:
-                await _maybe_await(fn(msg.instance, msg.state))
+                for addr in msg.addresses:
+                    await _maybe_await(fn(str(addr), msg.owned))
         else:
             log.debug("%s: ignoring %s", self.name, msg.KIND)
         await self.chan.drain()

@@ -4,7 +4,8 @@ Its wire config is a plain map (``decode_config`` is the identity):
 
 * ``instances``: ``{name: state}`` — emitted as ``state_changed`` at start; a state handed back
   by the supervisor (``options["handback"]``) wins, and the instance is then ``resumed``;
-* ``emit_rs``: ``[[vs, rs, up], ...]`` — emitted as ``real_server_state`` at start (checker);
+* ``emit_rs``: ``[[vs_key, rs_ip, rs_port, up], ...]`` — emitted as ``real_server_state``
+  at start, with the checker's body shape;
 * ``fail``: ``"config"`` makes ``make_service`` raise ValueError (a permanent error);
 * ``garbage_once``: a path; if it does not exist the worker creates it and writes a malformed
   frame to the supervisor (a respawned worker then behaves).
@@ -61,8 +62,18 @@ class TestService:
                     "reason": "resumed" if name in self.resumed else "start",
                 },
             )
-        for vs, rs, up in self.config.get("emit_rs") or []:
-            self.emit("real_server_state", {"virtual_server": vs, "real_server": rs, "up": up})
+        for vs, ip, port, up in self.config.get("emit_rs") or []:
+            body = {
+                "vs": vs,
+                "vs_key": vs,
+                "rs_ip": ip,
+                "rs_port": port,
+                "up": up,
+                "present": up,
+                "weight": 1,
+                "reason": "test",
+            }
+            self.emit("real_server_state", body)
         garbage = self.config.get("garbage_once")
         if garbage and not os.path.exists(garbage):
             open(garbage, "w").close()
@@ -80,11 +91,13 @@ class TestService:
         self.config = config
         self.applied += 1
 
-    def set_real_server_state(self, vs: str, rs: str, up: bool, weight: int | None) -> None:
-        self.rs_received.append([vs, rs, up])
+    def set_real_server_state(
+        self, vs_key: str, rs_key: tuple[str, int | None], up: bool, weight: int | None = None
+    ) -> None:
+        self.rs_received.append([vs_key, rs_key[0], rs_key[1], up])
 
-    def set_vrrp_state(self, instance: str, state: str) -> None:
-        self.vrrp_seen[instance] = state
+    def set_vip_owned(self, vip: str, owned: bool) -> None:
+        self.vrrp_seen[vip] = "owned" if owned else "not owned"
 
     def status(self) -> dict[str, Any]:
         return {
@@ -94,8 +107,7 @@ class TestService:
                     "state": s,
                     "interface": "eth1",
                     "vrid": 51 + i,
-                    "priority": 100,
-                    "virtual_ipaddress": ["192.0.2.100/32"],
+                    "base_priority": 100,
                     "stats": {
                         "advert_sent": 7,
                         "advert_rcvd": 3,

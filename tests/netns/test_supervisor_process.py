@@ -29,8 +29,12 @@ ALL = {"vrrp", "checker", "lvs"}
 def base_conf(tmp: Path, **vrrp: Any) -> dict[str, Any]:
     return {
         "workers": {
-            "vrrp": {"instances": {"VI_1": "MASTER", "VI_2": "BACKUP"}, **vrrp},
-            "checker": {"emit_rs": [["10.0.0.1:80", "10.0.1.1:80", True]]},
+            "vrrp": {
+                "instances": {"VI_1": "MASTER", "VI_2": "BACKUP"},
+                "vips": {"VI_1": ["192.0.2.100"], "VI_2": ["192.0.2.200"]},
+                **vrrp,
+            },
+            "checker": {"emit_rs": [["10.0.0.1:80", "10.0.1.1", 80, True]]},
             "lvs": {},
         }
     }
@@ -72,8 +76,11 @@ def test_kill9_each_worker_20_times_respawned_with_state_handback(
     assert vrrp["handback"] == {"VI_1": "MASTER", "VI_2": "BACKUP"}
     assert sorted(vrrp["resumed"]) == ["VI_1", "VI_2"] and vrrp["restart"] is True
     # checker -> supervisor -> lvs: the respawned lvs got the real-server state again
-    assert ["10.0.0.1:80", "10.0.1.1:80", True] in doc["services"]["lvs"]["rs_received"]
-    assert doc["services"]["lvs"]["vrrp_seen"] == {"VI_1": "MASTER", "VI_2": "BACKUP"}
+    assert ["10.0.0.1:80", "10.0.1.1", 80, True] in doc["services"]["lvs"]["rs_received"]
+    # vrrp -> supervisor -> lvs/checker: VIP ownership from the instances' states
+    seen = {"192.0.2.100": "owned", "192.0.2.200": "not owned"}
+    assert doc["services"]["lvs"]["vrrp_seen"] == seen
+    assert doc["services"]["checker"]["vrrp_seen"] == seen
     # worker pid files follow the processes
     assert int((sup.run_dir / "hadaemon_vrrp.pid").read_text()) == doc["workers"]["vrrp"]["pid"]
 
@@ -212,8 +219,16 @@ def test_status_socket_cli_and_dump_signals(tmp_path: Path, sups: list[Sup]) -> 
     inst = {i["name"]: i for i in doc["instances"]}
     assert inst["VI_1"]["state"] == "MASTER" and inst["VI_2"]["state"] == "BACKUP"
     assert doc["real_server_states"] == [
-        {"virtual_server": "10.0.0.1:80", "real_server": "10.0.1.1:80", "up": True, "weight": None}
+        {
+            "virtual_server": "10.0.0.1:80",
+            "real_server": "10.0.1.1:80",
+            "up": True,
+            "weight": 1,
+            "reason": "test",
+        }
     ]
+    assert inst["VI_1"]["virtual_ipaddress"] == ["192.0.2.100"]
+    assert inst["VI_1"]["priority"] == 100
     cli = [sys.executable, "-m", "hadaemon", "status", "--run-dir", str(sup.run_dir)]
     table = subprocess.run(cli, capture_output=True, text=True, timeout=30, check=True).stdout
     assert "VI_1" in table and "MASTER" in table and "RUNNING" in table
@@ -308,7 +323,7 @@ def test_metrics_endpoint_in_netns(tmp_path: Path, sups: list[Sup]) -> None:
             'vrid="51"} 2.0'
         ) in lines
         assert (
-            'keepalived_vrrp_state{iname="VI_2",intf="eth1",ip_address="192.0.2.100",'
+            'keepalived_vrrp_state{iname="VI_2",intf="eth1",ip_address="192.0.2.200",'
             'vrid="52"} 1.0'
         ) in lines
         assert 'keepalived_advert_sent_total{iname="VI_1",intf="eth1",vrid="51"} 7.0' in lines
