@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from helpers.netns import Topology
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "configs"
