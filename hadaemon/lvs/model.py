@@ -11,6 +11,7 @@ Everything here is a frozen, hashable dataclass so that desired states can be co
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -107,9 +108,13 @@ class Service:
     #: keepalived's scheduler name, passed unchanged to IPVS ("" = same as ``scheduler``)
     ipvs_scheduler: str = ""
 
-    def fingerprint(self) -> str:
-        """A short stable digest of everything that shapes the generated rules."""
+    @functools.cached_property
+    def _fingerprint(self) -> str:
         return hashlib.blake2b(repr(self).encode(), digest_size=6).hexdigest()
+
+    def fingerprint(self) -> str:
+        """A short stable digest of everything that shapes the generated rules (cached)."""
+        return self._fingerprint
 
     @property
     def active_reals(self) -> tuple[Real, ...]:

@@ -1,6 +1,6 @@
 """nftables backend (python3-nftables / libnftables): the default LVS data path.
 
-Layout (see docs/lvs.md and reference/datapath.md §1–2)::
+Layout (see hadaemon/lvs/README.md and reference/datapath.md §1–2)::
 
     table ip hadaemon {                                  # NAT services
       map svc { type ipv4_addr . inet_proto . inet_service : verdict }  # VIP·proto·port → vs_*
@@ -33,6 +33,7 @@ service "damaged" and the next reconcile rewrites it.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import logging
@@ -59,6 +60,7 @@ TABLE = "hadaemon"
 NAT_T = f"ip {TABLE}"
 DR_T = f"netdev {TABLE}"
 _COMMENT = re.compile(r"^hd ([0-9a-f]+) (\d+)/(\d+)(?: m=(\d+) r=(\d+))?$")
+_RS_COMMENT = re.compile(r"^hd rs ([0-9a-f]+)$")
 
 
 def vs_chain(name: str) -> str:
@@ -102,6 +104,18 @@ class _Owned:
     chains: set[str] = field(default_factory=set)
     sets: set[str] = field(default_factory=set)
     keys: set[tuple[str, str]] = field(default_factory=set)  # (map, element key text)
+    #: rs chain -> digest of its one rule (unchanged servers are not rewritten)
+    rs_hash: dict[str, str] = field(default_factory=dict)
+
+    def copy(self) -> _Owned:
+        return _Owned(
+            self.family,
+            self.fingerprint,
+            set(self.chains),
+            set(self.sets),
+            set(self.keys),
+            dict(self.rs_hash),
+        )
 
 
 def _hash_key(svc: Service, flow: bool) -> str:
@@ -188,21 +202,30 @@ def render_service(
             cmds.append(f"delete set {t} {st}")
         for ch in sorted(old.chains - set(want_rs) - {vs}):
             cmds.append(f"delete chain {t} {ch}")
-    for ch in want_rs:
-        cmds += [f"add chain {t} {ch}", f"flush chain {t} {ch}"]
+    rs_rules = {ch: _rs_rule(svc, r) for ch, r in want_rs.items()}
+    rewrite: list[str] = []
+    for ch, rule in rs_rules.items():
+        h = _digest(rule)
         new.chains.add(ch)
+        new.rs_hash[ch] = h
+        if old is not None and ch in old.chains and old.rs_hash.get(ch) == h:
+            continue  # unchanged server: keep its chain (and counters) as they are
+        cmds += [f"add chain {t} {ch}", f"flush chain {t} {ch}"]
+        rewrite.append(ch)
     for st, r in want_sets.items():
-        if old is not None and st in old.sets and recreate_sets:
+        exists = old is not None and st in old.sets
+        if exists and recreate_sets:
             cmds.append(f"delete set {t} {st}")
-        cmds.append(
-            f"add set {t} {st} {{ type ipv4_addr; flags dynamic,timeout; "
-            f"timeout {svc.persistence_timeout_s}s; }}"
-        )
+        if not exists or recreate_sets:
+            cmds.append(
+                f"add set {t} {st} {{ type ipv4_addr; flags dynamic,timeout; "
+                f"timeout {svc.persistence_timeout_s}s; }}"
+            )
         if r.weight <= 0:
             cmds.append(f"flush set {t} {st}")
         new.sets.add(st)
-    for ch, r in want_rs.items():
-        cmds.append(f"add rule {t} {ch} {_rs_rule(svc, r)} comment {_q(f'hd {fp} 0/1')}")
+    for ch in rewrite:
+        cmds.append(f"add rule {t} {ch} {rs_rules[ch]} comment {_q('hd rs ' + new.rs_hash[ch])}")
     vs_rules: list[str] = []
     if svc.persistence_timeout_s:
         for r in svc.active_reals:
@@ -228,6 +251,10 @@ def render_service(
         cmds.append(f"add element {t} {mp} {{ {k} : jump {vs} }}")
     new.keys = want_keys
     return cmds, new
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 def render_delete(owned: _Owned) -> list[str]:
@@ -337,10 +364,7 @@ class NftBackend:
         if not ops:
             return
         cmds: list[str] = []
-        owned = {
-            n: _Owned(o.family, o.fingerprint, set(o.chains), set(o.sets), set(o.keys))
-            for n, o in self._owned.items()
-        }
+        owned = {n: o.copy() for n, o in self._owned.items()}
         devices, base = self._devices, self._base
         applied = dict(self._applied)
         # deletes first (frees dispatch keys), then the rest
@@ -499,11 +523,11 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
         elif name.startswith("rs_"):
             svc = name[3:].partition("__")[0]
             get(fam, svc).chains.add(name)
-            mt = _COMMENT.match(rules[0].get("comment", "")) if len(rules) == 1 else None
+            mt = _RS_COMMENT.match(rules[0].get("comment", "")) if len(rules) == 1 else None
             if not mt:
                 damaged.add(svc)
             else:
-                fps.setdefault(svc, set()).add(mt.group(1))
+                get(fam, svc).rs_hash[name] = mt.group(1)
     for svc, ow in owned.items():
         f = fps.get(svc, set())
         m_r = counts.get(svc)

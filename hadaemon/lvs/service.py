@@ -210,6 +210,111 @@ def _vip_instances(config: Any) -> dict[str, tuple[str, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
+def service_for_vs(
+    vs: Any,
+    config: Any,
+    rs_states: Mapping[tuple[str, tuple[str, int | None]], RsState],
+    vip_owned: Mapping[str, bool],
+    resolver: Resolver,
+    vip_devs: Mapping[str, tuple[str, ...]],
+) -> tuple[Service | None, list[LvsProblem]]:
+    """The desired service for one ``virtual_server`` (None when it is not active)."""
+    problems: list[LvsProblem] = []
+    matches = _vs_matches(vs, config, problems)
+    if not matches:
+        return None, problems
+    if any(not m.fwmark and vip_owned.get(m.address) is False for m in matches):
+        return None, problems
+    method = str(vs.lvs_method or "NAT").upper()
+    sched = _scheduler(vs, problems)
+    methods = {str(rs.lvs_method or method).upper() for rs in vs.real_servers}
+    if len(methods - {method}) > 0:
+        problems.append(
+            LvsProblem(
+                "error",
+                f"virtual server {vs.key}: real servers with lvs_method "
+                f"{'/'.join(sorted(methods | {method}))} in one virtual server are not "
+                "supported by the nftables data path",
+                vs.location,
+            )
+        )
+    if vs.persistence_engine:
+        problems.append(
+            LvsProblem(
+                "warning",
+                f"virtual server {vs.key}: persistence_engine {vs.persistence_engine} is "
+                "ignored by the nftables data path",
+                vs.location,
+            )
+        )
+    ingress: tuple[str, ...] = ()
+    if method == "DR":
+        devs: set[str] = set()
+        for m in matches:
+            if m.fwmark:
+                continue
+            found = vip_devs.get(m.address) or resolver.vip_devices(m.address)
+            if not found:
+                problems.append(
+                    LvsProblem(
+                        "error",
+                        f"virtual server {vs.key}: DR needs to know the interface that "
+                        f"receives {m.address}; it is neither a VRRP VIP nor a local address",
+                        vs.location,
+                    )
+                )
+            devs.update(found)
+        ingress = tuple(sorted(devs))
+    reals: list[Real] = []
+    alive_weight = 0
+    for rs in vs.real_servers:
+        st = rs_states.get((vs.key, rs.key))
+        if st is None:
+            st = RsState(up=not (rs.alpha or vs.alpha))
+        weight = int(rs.weight if st.weight is None else st.weight)
+        device = ""
+        if method == "DR":
+            device = resolver.route_device(rs.address) or ""
+            if not device:
+                problems.append(
+                    LvsProblem(
+                        "error",
+                        f"virtual server {vs.key}: no route to real server {rs.address}",
+                        rs.location,
+                    )
+                )
+        port = int(rs.port or 0) if vs.fwmark is None else 0
+        if st.up:
+            alive_weight += weight
+            reals.append(Real(rs.address, port, weight, device))
+        elif rs.inhibit_on_failure or vs.inhibit_on_failure:
+            reals.append(Real(rs.address, port, 0, device))
+    sorry = False
+    if alive_weight < max(1, int(vs.quorum)) and vs.sorry_server is not None:
+        ss = vs.sorry_server
+        dev = resolver.route_device(ss.address) or "" if method == "DR" else ""
+        reals = [Real(ss.address, int(ss.port or 0), 1, dev)]
+        sorry = True
+    granularity = str(vs.persistence_granularity or "255.255.255.255")
+    svc = Service(
+        name=make_name(matches[0]) if vs.group is None else make_name(Match(vs.group, "g", 0)),
+        matches=tuple(sorted(set(matches))),
+        method=method,
+        scheduler=sched,
+        reals=tuple(sorted(reals)),
+        hash_port=any(f in ("sh-port", "mh-port") for f in vs.sched_flags),
+        persistence_timeout_s=int(vs.persistence_timeout or 0),
+        persistence_granularity=granularity,
+        ingress_devices=ingress,
+        family=int(vs.ip_family or 4),
+        sorry=sorry,
+        ipvs_scheduler=str(vs.lvs_sched or "wlc").lower(),
+    )
+    for p in validate_service(svc):
+        problems.append(LvsProblem("error", p, vs.location))
+    return svc, problems
+
+
 def desired_from_config(
     config: Any,
     rs_states: Mapping[tuple[str, tuple[str, int | None]], RsState] | None = None,
@@ -222,106 +327,16 @@ def desired_from_config(
     without a verdict starts up, unless ``alpha`` is set (keepalived: start down). A virtual server
     whose address is a VRRP VIP that ``vip_owned`` says we do not hold is left out.
     """
-    rs_states = rs_states or {}
-    vip_owned = vip_owned or {}
-    resolver = resolver or NullResolver()
     vip_devs = _vip_instances(config)
     services: list[Service] = []
     problems: list[LvsProblem] = []
     for vs in config.virtual_servers:
-        matches = _vs_matches(vs, config, problems)
-        if not matches:
-            continue
-        if any(not m.fwmark and vip_owned.get(m.address) is False for m in matches):
-            continue
-        method = str(vs.lvs_method or "NAT").upper()
-        sched = _scheduler(vs, problems)
-        methods = {str(rs.lvs_method or method).upper() for rs in vs.real_servers}
-        if len(methods - {method}) > 0:
-            problems.append(
-                LvsProblem(
-                    "error",
-                    f"virtual server {vs.key}: real servers with lvs_method "
-                    f"{'/'.join(sorted(methods | {method}))} in one virtual server are not "
-                    "supported by the nftables data path",
-                    vs.location,
-                )
-            )
-        if vs.persistence_engine:
-            problems.append(
-                LvsProblem(
-                    "warning",
-                    f"virtual server {vs.key}: persistence_engine {vs.persistence_engine} is "
-                    "ignored by the nftables data path",
-                    vs.location,
-                )
-            )
-        ingress: tuple[str, ...] = ()
-        if method == "DR":
-            devs: set[str] = set()
-            for m in matches:
-                if m.fwmark:
-                    continue
-                found = vip_devs.get(m.address) or resolver.vip_devices(m.address)
-                if not found:
-                    problems.append(
-                        LvsProblem(
-                            "error",
-                            f"virtual server {vs.key}: DR needs to know the interface that "
-                            f"receives {m.address}; it is neither a VRRP VIP nor a local address",
-                            vs.location,
-                        )
-                    )
-                devs.update(found)
-            ingress = tuple(sorted(devs))
-        reals: list[Real] = []
-        alive_weight = 0
-        for rs in vs.real_servers:
-            st = rs_states.get((vs.key, rs.key))
-            if st is None:
-                st = RsState(up=not (rs.alpha or vs.alpha))
-            weight = int(rs.weight if st.weight is None else st.weight)
-            device = ""
-            if method == "DR":
-                device = resolver.route_device(rs.address) or ""
-                if not device:
-                    problems.append(
-                        LvsProblem(
-                            "error",
-                            f"virtual server {vs.key}: no route to real server {rs.address}",
-                            rs.location,
-                        )
-                    )
-            port = int(rs.port or 0) if vs.fwmark is None else 0
-            if st.up:
-                alive_weight += weight
-                reals.append(Real(rs.address, port, weight, device))
-            elif rs.inhibit_on_failure or vs.inhibit_on_failure:
-                reals.append(Real(rs.address, port, 0, device))
-        sorry = False
-        if alive_weight < max(1, int(vs.quorum)) and vs.sorry_server is not None:
-            ss = vs.sorry_server
-            dev = resolver.route_device(ss.address) or "" if method == "DR" else ""
-            reals = [Real(ss.address, int(ss.port or 0), 1, dev)]
-            sorry = True
-        granularity = str(vs.persistence_granularity or "255.255.255.255")
-        svc = Service(
-            name=make_name(matches[0]) if vs.group is None else make_name(Match(vs.group, "g", 0)),
-            matches=tuple(sorted(set(matches))),
-            method=method,
-            scheduler=sched,
-            reals=tuple(sorted(reals)),
-            hash_port=any(f in ("sh-port", "mh-port") for f in vs.sched_flags),
-            persistence_timeout_s=int(vs.persistence_timeout or 0),
-            persistence_granularity=granularity,
-            ingress_devices=ingress,
-            family=int(vs.ip_family or 4),
-            sorry=sorry,
-            ipvs_scheduler=str(vs.lvs_sched or "wlc").lower(),
+        svc, p = service_for_vs(
+            vs, config, rs_states or {}, vip_owned or {}, resolver or NullResolver(), vip_devs
         )
-        for p in validate_service(svc):
-            problems.append(LvsProblem("error", p, vs.location))
-        services.append(svc)
+        problems += p
+        if svc is not None:
+            services.append(svc)
     return services, problems
 
 
@@ -433,6 +448,9 @@ class LvsService:
         self.engine: LvsEngine | None = None
         self.problems: list[LvsProblem] = []
         self._task: asyncio.Task[None] | None = None
+        #: VirtualServer.key -> (desired service or None, problems); recomputed when dirty
+        self._per_vs: dict[str, tuple[Service | None, list[LvsProblem]]] = {}
+        self._dirty: set[str] | None = None  # None: everything
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -460,6 +478,7 @@ class LvsService:
         self.config = config
         keys = {(vs.key, rs.key) for vs in config.virtual_servers for rs in vs.real_servers}
         self.rs_states = {k: v for k, v in self.rs_states.items() if k in keys}
+        self._dirty = None
         self._update()
 
     def set_real_server_state(
@@ -468,11 +487,14 @@ class LvsService:
         """A checker verdict (routed by the supervisor); applied at once."""
         rs_key = (rs_key[0], rs_key[1])
         self.rs_states[(vs_key, rs_key)] = RsState(up, weight)
+        if self._dirty is not None:
+            self._dirty.add(vs_key)
         self._update()
 
     def set_vip_owned(self, vip: str, owned: bool) -> None:
         """VRRP says whether we hold ``vip``; services on it are active only while we do."""
         self.vip_owned[str(ipaddress.ip_address(vip))] = owned
+        self._dirty = None
         self._update()
 
     def resync(self) -> list[Op]:
@@ -484,9 +506,7 @@ class LvsService:
     def _update(self, resync: bool = False) -> list[Op]:
         if self.engine is None:
             return []
-        services, self.problems = desired_from_config(
-            self.config, self.rs_states, self.vip_owned, self.resolver
-        )
+        services, self.problems = self._desired(resync)
         bad = {p.message for p in self.problems if p.severity == "error"}
         try:
             self.engine.desired = services
@@ -500,6 +520,27 @@ class LvsService:
                 "LVS: applied %d operation(s) in %.2f ms", len(ops), self.engine.last_apply_s * 1e3
             )
         return ops
+
+    def _desired(self, all_dirty: bool) -> tuple[list[Service], list[LvsProblem]]:
+        """desired_from_config, recomputing only the virtual servers whose inputs changed."""
+        dirty = None if all_dirty else self._dirty
+        vip_devs = _vip_instances(self.config) if dirty is None or dirty else {}
+        services: list[Service] = []
+        problems: list[LvsProblem] = []
+        per_vs: dict[str, tuple[Service | None, list[LvsProblem]]] = {}
+        for vs in self.config.virtual_servers:
+            k = vs.key
+            hit = self._per_vs.get(k)
+            if hit is None or dirty is None or k in dirty:
+                hit = service_for_vs(
+                    vs, self.config, self.rs_states, self.vip_owned, self.resolver, vip_devs
+                )
+            per_vs[k] = hit
+            problems += hit[1]
+            if hit[0] is not None:
+                services.append(hit[0])
+        self._per_vs, self._dirty = per_vs, set()
+        return services, problems
 
     async def _resync_loop(self) -> None:
         while True:
