@@ -77,6 +77,38 @@ def classify_error(exc: BaseException) -> int:
     return EXIT_SOFTWARE
 
 
+def apply_handback(config: Any, handback: dict[str, str]) -> Any:
+    """The config with each VRRP instance's ``state`` set to the state handed back.
+
+    A respawned vrrp worker whose instance was MASTER starts it as ``state MASTER`` (first
+    advert after one interval instead of a full Master_Down_Interval, unless a master is
+    heard); one that was BACKUP starts as BACKUP.
+    """
+    if not handback or not hasattr(config, "vrrp_instances"):
+        return config
+    insts = tuple(
+        i.replace(state=handback[i.name]) if handback.get(i.name) in ("MASTER", "BACKUP") else i
+        for i in config.vrrp_instances
+    )
+    return config.replace(vrrp_instances=insts)
+
+
+def vrrp_make_service(config: Any, emit: Emit, options: dict[str, Any]) -> Any:
+    """Default factory for the vrrp worker (used while ``hadaemon.workers.vrrp`` has none)."""
+    from hadaemon.io.driver import VrrpService
+
+    sched = getattr(importlib.import_module("hadaemon.workers.vrrp"), "_sched", None)
+    if sched is not None:
+        sched(config)
+    config = apply_handback(config, options.get("handback") or {})
+    return VrrpService(config, emit, no_bpf=bool(options.get("no_bpf")))
+
+
+FALLBACK_FACTORIES: dict[str, Callable[[Any, Emit, dict[str, Any]], Any]] = {
+    "vrrp": vrrp_make_service,
+}
+
+
 async def _maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
@@ -138,7 +170,8 @@ class WorkerHost:
         options["handback"] = dict(first.handback)
         try:
             config = self.decode(first.config)
-            self.service = module.make_service(config, self.emit, options)
+            factory = getattr(module, "make_service", None) or FALLBACK_FACTORIES[self.name]
+            self.service = factory(config, self.emit, options)
             await _maybe_await(self.service.start())
         except Exception as exc:
             return self._fatal(exc, classify_error(exc))
