@@ -35,6 +35,7 @@ whose ``counter`` is the keepalived statistics name to bump.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 from dataclasses import dataclass, field
@@ -148,6 +149,23 @@ class Advert:
         )
 
 
+# ---- address helpers (cached: a router sees the same few addresses all the time) ---------
+
+
+@functools.lru_cache(maxsize=4096)
+def packed_address(family: int, addr: str) -> bytes:
+    """``addr`` in network byte order; ``ValueError`` if it is not an IPv``family`` address."""
+    if family == 6:
+        return ipaddress.IPv6Address(addr).packed
+    return ipaddress.IPv4Address(addr).packed
+
+
+@functools.lru_cache(maxsize=4096)
+def address_text(raw: bytes) -> str:
+    """4 or 16 bytes -> canonical text (dotted quad / compressed IPv6)."""
+    return str(ipaddress.ip_address(raw))
+
+
 # ---- checksum ----------------------------------------------------------------------------
 
 
@@ -165,13 +183,13 @@ def _pseudo_header(family: int, src: str, dst: str, length: int) -> bytes:
     """IPv4 ({src, dst, 0, 112, len16}) or IPv6 RFC 8200 §8.1 pseudo-header."""
     if family == 6:
         return (
-            ipaddress.IPv6Address(src).packed
-            + ipaddress.IPv6Address(dst).packed
+            packed_address(6, src)
+            + packed_address(6, dst)
             + struct.pack("!I3xB", length, VRRP_PROTO)
         )
     return (
-        ipaddress.IPv4Address(src).packed
-        + ipaddress.IPv4Address(dst).packed
+        packed_address(4, src)
+        + packed_address(4, dst)
         + struct.pack("!BBH", 0, VRRP_PROTO, length)
     )
 
@@ -206,8 +224,7 @@ def encode(advert: Advert, *, src: str, dst: str, v3_checksum_as_v2: bool = Fals
         raise ValueError(f"bad vrid {advert.vrid} or priority {advert.priority}")
     if len(advert.addresses) > 255:
         raise ValueError("at most 255 addresses fit in an advert")
-    addr_cls = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
-    addrs = b"".join(addr_cls(a).packed for a in advert.addresses)
+    addrs = b"".join(packed_address(family, a) for a in advert.addresses)
     count = len(advert.addresses)
     if version == 2:
         seconds = advert.adver_int_cs // 100
@@ -303,9 +320,8 @@ def decode(
         raise MalformedAdvert("chk_err", f"checksum 0x{wire_csum:04x} is wrong")
     if vrid == 0:
         raise MalformedAdvert("vrid_err", "VRID is 0; should be 1..255")
-    addr_cls = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
     addresses = tuple(
-        str(addr_cls(msg[HEADER_LEN + i * addr_len : HEADER_LEN + (i + 1) * addr_len]))
+        address_text(msg[HEADER_LEN + i * addr_len : HEADER_LEN + (i + 1) * addr_len])
         for i in range(count)
     )
     if version == 2:

@@ -14,8 +14,10 @@ logged but not dropped, TTL is not checked on unicast. The table the code implem
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from hadaemon.vrrp import actions as act
@@ -131,7 +133,7 @@ class RouterParams:
         """Priority 255: the address owner."""
         return self.priority == PRIO_OWNER
 
-    @property
+    @cached_property
     def vip_hosts(self) -> tuple[str, ...]:
         """The advertised addresses without prefix length or options."""
         return tuple(_host(a) for a in self.addresses)
@@ -207,14 +209,23 @@ class RouterParams:
         return cls(**kw)
 
 
+@functools.lru_cache(maxsize=4096)
 def _host(addr: str) -> str:
     """``10.0.0.1/24`` -> ``10.0.0.1`` (compressed form for IPv6)."""
     return str(ipaddress.ip_interface(addr.split()[0]).ip)
 
 
+@functools.lru_cache(maxsize=4096)
 def _addr_int(addr: str) -> int:
     """Address as an unsigned integer in network order (tie-break comparison)."""
     return int(ipaddress.ip_address(addr))
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(addr: str) -> tuple[str, bool]:
+    """(canonical text, is multicast); ``ValueError`` for a non-address."""
+    ip = ipaddress.ip_address(addr)
+    return str(ip), ip.is_multicast
 
 
 @dataclass
@@ -426,8 +437,8 @@ class VirtualRouter:
         """
         try:
             if multicast is None:
-                multicast = ipaddress.ip_address(dst).is_multicast
-            ipaddress.ip_address(src)
+                multicast = _canonical(dst)[1]
+            _canonical(src)
         except ValueError:
             self._drop("addr_family_err", f"bad packet address src={src!r} dst={dst!r}", now)
             return None
@@ -733,7 +744,7 @@ class VirtualRouter:
 
     def _on_advert(self, a: Advert, src: str, now: float) -> bool:
         try:
-            src = str(ipaddress.ip_address(src))
+            src = _canonical(src)[0]
         except ValueError:
             self._drop("addr_family_err", f"bad source address {src!r}", now)
             return False
