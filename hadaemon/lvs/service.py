@@ -491,6 +491,22 @@ class LvsService:
             self._dirty.add(vs_key)
         self._update()
 
+    def handle_event(self, kind: str, body: Mapping[str, Any]) -> None:
+        """Take an event as the checker emits it (``CheckerService`` ``emit``).
+
+        ``real_server_state`` → :meth:`set_real_server_state`. ``quorum_state`` and
+        ``sorry_server_state`` need nothing: quorum and the sorry server are derived here from the
+        real servers' states (the same keepalived rules), so they cannot disagree.
+        """
+        if kind == "real_server_state" and body.get("vs_key"):
+            weight = body.get("weight")
+            self.set_real_server_state(
+                str(body["vs_key"]),
+                (str(body["rs_ip"]), body.get("rs_port")),
+                bool(body["up"]),
+                int(weight) if weight is not None and body["up"] else None,
+            )
+
     def set_vip_owned(self, vip: str, owned: bool) -> None:
         """VRRP says whether we hold ``vip``; services on it are active only while we do."""
         self.vip_owned[str(ipaddress.ip_address(vip))] = owned

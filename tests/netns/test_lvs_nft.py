@@ -25,6 +25,7 @@ from hadaemon.config.model import (
     IpAddress,
     RealServer,
     SorryServer,
+    TcpCheck,
     VirtualServer,
     VrrpInstance,
 )
@@ -205,6 +206,34 @@ def test_down_server_gets_no_new_connections(lab: LvsLab, drv: Any) -> None:
     assert weights[RS["rs2"]] == 0
     res = lab.client_run(NAT_VIP, 80, 100)
     assert res["failed"] == 0 and "rs2" not in res["counts"], res
+
+
+def test_checker_marks_stopped_server_down(lab: LvsLab, drv: Any) -> None:
+    """Real CheckerService (TCP_CHECK) → LvsService → nft: a stopped server gets nothing."""
+    from helpers.netns import wait_for
+
+    chk = TcpCheck(connect_timeout=0.5, retry=0, delay_before_retry=0.1, delay_loop=0.2)
+    reals = tuple(
+        RealServer(address=a, port=8080, delay_loop=0.2, checkers=(chk,)) for a in RS.values()
+    )
+    v = VirtualServer(address=NAT_VIP, port=80, lvs_sched="rr", delay_loop=0.2, real_servers=reals)
+    drv.ok("start", config=conf(v), checker=True)
+
+    def rs3_state(up: bool) -> bool:
+        evs = drv.ok("events")["events"]
+        states = [b["up"] for k, b in evs if k == "real_server_state" and b["rs_ip"] == RS["rs3"]]
+        return bool(states) and states[-1] is up
+
+    lab.stop_server("rs3")
+    try:
+        wait_for(lambda: rs3_state(False), 10, 0.1, "the checker to mark rs3 down")
+        res = lab.client_run(NAT_VIP, 80, 200)
+        assert res["failed"] == 0, res["errors"]
+        assert res["counts"] == {"rs1": 100, "rs2": 100}
+    finally:
+        lab.start_server("rs3", lab.rs["rs3"])
+    wait_for(lambda: rs3_state(True), 10, 0.1, "the checker to mark rs3 up again")
+    assert set(lab.client_run(NAT_VIP, 80, 30)["counts"]) == {"rs1", "rs2", "rs3"}
 
 
 def test_no_failed_requests_while_servers_change(lab: LvsLab, drv: Any, tmp_path: Path) -> None:
