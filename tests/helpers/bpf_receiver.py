@@ -43,7 +43,10 @@ def _pk(r: Any, kind: str, now: int) -> dict[str, Any]:
 
 
 async def collect(path: Any, seconds: float) -> list[dict[str, Any]]:
-    """Read on every socket from the loop while the eBPF upgrade runs in a thread."""
+    """Read on every socket from the loop while the eBPF upgrade runs in a thread.
+
+    Prints ``{"switched": kind}`` when the upgrade is over, then reads ``seconds`` more.
+    """
     loop = asyncio.get_running_loop()
     out: list[dict[str, Any]] = []
 
@@ -53,9 +56,9 @@ async def collect(path: Any, seconds: float) -> list[dict[str, Any]]:
 
     for fd in path.filenos():
         loop.add_reader(fd, on_readable, fd)
-    up = asyncio.create_task(path.upgrade())
+    await path.upgrade()
+    print(json.dumps({"switched": path.kind}), flush=True)
     await asyncio.sleep(seconds)
-    await up
     for fd in path.filenos():
         loop.remove_reader(fd)
     now = time.monotonic_ns()
@@ -72,7 +75,7 @@ def main() -> int:
         "--collect",
         type=float,
         default=0.0,
-        help="asyncio mode: read continuously for this long while upgrading, "
+        help="asyncio mode: read continuously while upgrading and this long after, "
         "print every packet, then serve commands",
     )
     a = ap.parse_args()

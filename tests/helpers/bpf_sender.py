@@ -2,6 +2,7 @@
 
 ``python bpf_sender.py IFNAME --family 4 --vrid 51 --ttl 255 --count 5 --interval 0.01``
 ``python bpf_sender.py IFNAME --flood 3.0 --vrid 99``   (as fast as possible for 3 s, then exit)
+``python bpf_sender.py IFNAME --seq --interval 0.01 --duration 30``  (SIGTERM ends it early)
 
 IPv4 uses ``IP_HDRINCL`` so the TTL is exactly what is asked for; IPv6 sets the multicast hop
 limit. Prints one JSON line ``{"sent": N}`` at the end.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -90,7 +92,9 @@ def main() -> int:
     elif a.seq or a.duration:
         end = time.monotonic() + a.duration
         i = 0
-        while (i < a.count) if not a.duration else (time.monotonic() < end):
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        while not stop and ((i < a.count) if not a.duration else (time.monotonic() < end)):
             if a.seq:
                 addr = f"10.1.{(i >> 8) & 255}.{i & 255}"
                 pkt = ipv4(

@@ -201,9 +201,17 @@ def test_switch_to_ebpf_loses_and_duplicates_nothing(
 ) -> None:
     """Adverts numbered 0..N-1 every 10 ms while the path starts classic and upgrades."""
     t, a, b, _c = topo
-    rx = Receiver(t, b, "--bind", "eth1:4:51", "--mode", "auto", "--collect", "4")
-    assert rx.header == {"collect": 4.0, "kind": "classic"}
-    sent = send(t, a, "--vrid", "51", "--seq", "--interval", "0.01", "--duration", "3.5")
+    rx = Receiver(t, b, "--bind", "eth1:4:51", "--mode", "auto", "--collect", "2")
+    assert rx.header == {"collect": 2.0, "kind": "classic"}
+    sender = t.popen(
+        a,
+        [PY, SENDER, "eth1", "--vrid", "51", "--seq", "--interval", "0.01", "--duration", "60"],
+        text=True,
+    )
+    assert rx.line()["switched"] == "ebpf"
+    time.sleep(0.5)
+    sender.send_signal(signal.SIGTERM)  # our own child; it stops and reports what it sent
+    sent = json.loads(sender.communicate(timeout=10)[0].strip().splitlines()[-1])["sent"]
     got = rx.line()["collected"]
     ready = rx.line()
     assert ready["ready"] == "ebpf", ready
