@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -65,11 +66,12 @@ def build_tree(lines: Iterable[Line], diags: Diagnostics) -> list[Stmt]:
     for line in lines:
         cur: Stmt | None = None
         for tok in line:
-            if tok.is_open:
+            text = tok.text
+            if text == "{" and not tok.quoted:
                 target = cur
                 if target is None:
                     lst = stack[-1][0]
-                    if lst and lst[-1].block is None and lst[-1].loc.file == tok.loc.file:
+                    if lst and lst[-1].block is None and lst[-1].kw.file == tok.file:
                         target = lst[-1]  # "keyword\n{" style
                 if target is None or target.block is not None:
                     diags.error("unexpected '{' (no keyword before it)", tok.loc)
@@ -84,19 +86,17 @@ def build_tree(lines: Iterable[Line], diags: Diagnostics) -> list[Stmt]:
                 target.block_loc = tok.loc
                 stack.append((target.block, target, tok.loc))
                 cur = None
-            elif tok.is_close:
+            elif text == "}" and not tok.quoted:
                 if len(stack) == 1:
                     diags.error("unexpected '}' (no block is open)", tok.loc)
                     continue
                 stack.pop()
                 cur = None
-                last_closed_line = (tok.loc.file, tok.loc.line)
+                last_closed_line = (tok.file, tok.line)
             elif cur is None:
                 opened = stack[-1][2]
                 one_line = (
-                    opened is not None
-                    and opened.line == tok.loc.line
-                    and opened.file == tok.loc.file
+                    opened is not None and opened.line == tok.line and opened.file == tok.file
                 )
                 cur = Stmt(tok, [], one_line=one_line)
                 stack[-1][0].append(cur)
@@ -156,6 +156,16 @@ _FALSE = {"off", "false", "no", "0"}
 
 
 # ---------------------------------------------------------------------------- value parsers
+
+
+_IPV4_RE = re.compile(
+    r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
+)
+
+
+def _is_plain_ipv4(text: str) -> bool:
+    """Fast check for a canonical dotted-quad (what ipaddress would accept unchanged)."""
+    return _IPV4_RE.fullmatch(text) is not None
 
 
 def _num_text(v: float) -> str:
@@ -231,6 +241,8 @@ class Parser:
 
     def ip_arg(self, tok: Token, what: str = "IP address") -> str | None:
         """A single IPv4/IPv6 address (normalised), or None after an error."""
+        if _is_plain_ipv4(tok.text):
+            return tok.text
         try:
             return str(ipaddress.ip_address(tok.text.split("%", 1)[0]))
         except ValueError:
@@ -560,12 +572,18 @@ def _named(cls: type[Any], what: str) -> Callable[[Parser, Stmt, Acc], Any]:
 def parse_ip_line(p: Parser, toks: list[Token]) -> m.IpAddress | None:
     """``IP[/LEN] [brd IP] [dev IF] [scope S] [label L] [peer IP] [home] [-nodad] ...``."""
     first = toks[0]
-    try:
-        iface = ipaddress.ip_interface(first.text)
-    except ValueError:
-        p.diags.error(f"invalid IP address '{first.text}'", first.loc)
-        return None
-    plen_given = "/" in first.text
+    addr_text, slash, plen_text = first.text.partition("/")
+    if _is_plain_ipv4(addr_text) and (not slash or (plen_text.isdigit() and int(plen_text) <= 32)):
+        address, version = addr_text, 4
+        plen = int(plen_text) if slash else 32
+    else:
+        try:
+            iface = ipaddress.ip_interface(first.text)
+        except ValueError:
+            p.diags.error(f"invalid IP address '{first.text}'", first.loc)
+            return None
+        address, version = str(iface.ip), iface.version
+        plen = iface.network.prefixlen if slash else (32 if version == 4 else 128)
     kw: Acc = {}
     i = 1
     flags = {
@@ -614,8 +632,7 @@ def parse_ip_line(p: Parser, toks: list[Token]) -> m.IpAddress | None:
             did_you_mean(t, ["brd", "dev", "scope", "label", "peer", "preferred_lft", *flags]),
         )
         i += 1
-    plen = iface.network.prefixlen if plen_given else (32 if iface.version == 4 else 128)
-    return m.IpAddress(address=str(iface.ip), prefixlen=plen, location=first.loc, **kw)
+    return m.IpAddress(address=address, prefixlen=plen, location=first.loc, **kw)
 
 
 _ROUTE_TYPES = {
@@ -682,7 +699,7 @@ def parse_route_line(p: Parser, toks: list[Token]) -> m.IpRoute | None:
                 if addr is None and i + 2 < len(toks):
                     addr = toks[i + 2].text
                     i += 1
-                if addr is not None and p.ip_arg(Token(addr, nxt.loc)) is not None:
+                if addr is not None and p.ip_arg(nxt._replace(text=addr)) is not None:
                     kw["src" if t == "src" else "via"] = str(ipaddress.ip_address(addr))
             elif t in ("metric", "preference", "priority"):
                 met = p.int_arg(nxt, 0, 2**32 - 1, "metric")
@@ -1112,6 +1129,7 @@ def _global_block() -> Block:
 # ============================================================================================
 
 
+@functools.cache
 def _vrrp_script_block() -> Block:
     b = Block("vrrp_script")
     b.add("script", script("script"))
@@ -1131,6 +1149,7 @@ def _vrrp_script_block() -> Block:
     return b
 
 
+@functools.cache
 def _track_file_block() -> Block:
     b = Block("track_file")
     b.add("file", word("file"))
@@ -1150,6 +1169,7 @@ def _track_file_block() -> Block:
     return b
 
 
+@functools.cache
 def _track_process_block() -> Block:
     b = Block("vrrp_track_process")
 
@@ -1170,6 +1190,7 @@ def _track_process_block() -> Block:
     return b
 
 
+@functools.cache
 def _bfd_block() -> Block:
     b = Block("bfd_instance")
     b.add("neighbor_ip", address("neighbor_ip"))
@@ -1191,6 +1212,7 @@ def _bfd_block() -> Block:
     return b
 
 
+@functools.cache
 def _sync_group_block() -> Block:
     b = Block("vrrp_sync_group")
     b.add("group", name_list("group"))
@@ -1205,6 +1227,7 @@ def _sync_group_block() -> Block:
     return b
 
 
+@functools.cache
 def _auth_block() -> Block:
     b = Block("authentication")
     b.add("auth_type", word("auth_type", ["PASS", "AH"], upper=True))
@@ -1444,6 +1467,7 @@ def _common_checker_kws(b: Block) -> None:
     b.add("alpha", flag("alpha"))
 
 
+@functools.cache
 def _checker_block(kind: str) -> Block:
     b = Block(kind)
     _common_checker_kws(b)
@@ -1506,6 +1530,7 @@ def _set_port(p: Parser, st: Stmt, acc: Acc, fieldname: str) -> None:
         acc[fieldname] = v
 
 
+@functools.cache
 def _url_block() -> Block:
     b = Block("url")
     b.add("path", word("path"))
@@ -1564,6 +1589,7 @@ def _pending_checker(kind: str, p: Parser, st: Stmt, acc: Acc) -> Any:
     return ("checker", kind, st, acc)
 
 
+@functools.cache
 def _real_server_block() -> Block:
     b = Block("real_server")
     _common_checker_kws(b)
@@ -1730,6 +1756,7 @@ def _vs_kw() -> Kw:
     return Kw(h, 1, 2, True)
 
 
+@functools.cache
 def _ssl_block() -> Block:
     b = Block("SSL")
     for n in ("password", "ca", "certificate", "key"):

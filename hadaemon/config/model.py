@@ -19,10 +19,10 @@ Checker objects carry a ``"checker"`` key (``"TCP_CHECK"`` …) so a list of che
 
 from __future__ import annotations
 
-import ipaddress
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from collections.abc import Iterator
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar, Union
 
 __all__ = [
@@ -597,8 +597,8 @@ class IpAddress(Node):
 
     @property
     def family(self) -> int:
-        """4 or 6."""
-        return ipaddress.ip_address(self.address).version
+        """4 or 6 (``address`` is normalised, so a colon means IPv6)."""
+        return 6 if ":" in self.address else 4
 
     @property
     def cidr(self) -> str:
@@ -1134,16 +1134,51 @@ class Config(Node):
     @property
     def has_scripts(self) -> bool:
         """True when any script (tracker, notify, MISC_CHECK, quorum ...) is configured."""
-        return _has_script(self)
+        return any(True for _ in self.scripts())
+
+    def scripts(self) -> Iterator[Script]:
+        """Every configured :class:`Script` (notify, vrrp_script, MISC_CHECK, quorum, fifo ...)."""
+        gd = self.global_defs
+        for s in (
+            gd.startup_script,
+            gd.shutdown_script,
+            gd.notify_fifo_script,
+            gd.vrrp_notify_fifo_script,
+            gd.lvs_notify_fifo_script,
+        ):
+            if s is not None:
+                yield s
+        for vs_ in self.vrrp_scripts:
+            if vs_.script is not None:
+                yield vs_.script
+        for sg in self.vrrp_sync_groups:
+            yield from _scripts_of(
+                sg, ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
+            )
+        for vi in self.vrrp_instances:
+            yield from _scripts_of(
+                vi,
+                (
+                    "notify_master",
+                    "notify_backup",
+                    "notify_fault",
+                    "notify_stop",
+                    "notify_deleted",
+                    "notify",
+                    "notify_master_rx_lower_pri",
+                ),
+            )
+        for v in self.virtual_servers:
+            yield from _scripts_of(v, ("quorum_up", "quorum_down"))
+            for rs in v.real_servers:
+                yield from _scripts_of(rs, ("notify_up", "notify_down"))
+                for c in rs.checkers:
+                    if isinstance(c, MiscCheck) and c.misc_path is not None:
+                        yield c.misc_path
 
 
-def _has_script(node: Any) -> bool:
-    if isinstance(node, Script):
-        return True
-    if isinstance(node, tuple):
-        return any(_has_script(n) for n in node)
-    if is_dataclass(node):
-        return any(
-            _has_script(getattr(node, f.name)) for f in fields(node) if f.name != "location"
-        )
-    return False
+def _scripts_of(obj: Any, names: tuple[str, ...]) -> Iterator[Script]:
+    for n in names:
+        s = getattr(obj, n)
+        if s is not None:
+            yield s

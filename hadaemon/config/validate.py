@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import fields, is_dataclass
 from typing import Any
 
 from hadaemon.config.errors import Diagnostics, did_you_mean
@@ -266,19 +265,9 @@ def _check_scripts(config: Config, diags: Diagnostics) -> None:
             diags.warning(f"vrrp_script {s.name} has no 'script'; it is ignored", s.location)
 
 
-def configured_scripts(node: Any) -> list[Script]:
+def configured_scripts(config: Config) -> list[Script]:
     """Every :class:`Script` in the model (notify, track, MISC_CHECK, quorum, fifo ...)."""
-    out: list[Script] = []
-    if isinstance(node, Script):
-        out.append(node)
-    elif isinstance(node, tuple):
-        for n in node:
-            out.extend(configured_scripts(n))
-    elif is_dataclass(node):
-        for f in fields(node):
-            if f.name != "location":
-                out.extend(configured_scripts(getattr(node, f.name)))
-    return out
+    return list(config.scripts())
 
 
 def script_exists(script: Script) -> bool:
