@@ -297,6 +297,11 @@ class IpvsBackend:
         self._kernel.clear()
         self._applied.clear()
 
+    def check(self, svc: Service) -> list[str]:
+        if svc.family != 4 or any(":" in m.address for m in svc.matches):
+            return [f"{svc.name}: IPv6 is not implemented in the IPVS backend yet"]
+        return []
+
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "services": sorted(self._applied)}
 

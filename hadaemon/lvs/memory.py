@@ -68,5 +68,8 @@ class MemoryBackend:
         self.services.clear()
         self.base = False
 
+    def check(self, svc: Service) -> list[str]:
+        return []
+
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "services": sorted(self.services)}

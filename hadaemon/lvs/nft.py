@@ -279,6 +279,16 @@ def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]
         f"add rule {NAT_T} prerouting ip daddr . meta l4proto . th dport vmap @svc "
         'comment "hd base"',
         f'add rule {NAT_T} prerouting meta mark vmap @fwm comment "hd base"',
+        # per real server packet/byte counters of NAT connections, both directions
+        f"add map {NAT_T} rsin {{ type ipv4_addr . inet_proto . inet_service : counter; }}",
+        f"add map {NAT_T} rsout {{ type ipv4_addr . inet_proto . inet_service : counter; }}",
+        f"add chain {NAT_T} forward {{ type filter hook forward priority filter; "
+        "policy accept; }",
+        f"flush chain {NAT_T} forward",
+        f"add rule {NAT_T} forward ct status dnat ct direction original counter name "
+        'ip daddr . meta l4proto . th dport map @rsin comment "hd base"',
+        f"add rule {NAT_T} forward ct status dnat ct direction reply counter name "
+        'ip saddr . meta l4proto . th sport map @rsout comment "hd base"',
         f"add table {DR_T}",
         f"add map {DR_T} svc {{ type ipv4_addr . inet_proto . inet_service : verdict; }}",
         f"add map {DR_T} fwm {{ type mark : verdict; }}",
@@ -292,6 +302,53 @@ def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]
             f"flush chain {DR_T} {_ing(dev)}",
             f"add rule {DR_T} {_ing(dev)} ip daddr . meta l4proto . th dport vmap @svc "
             f"comment {_q('hd base dev=' + dev)}",
+        ]
+    return cmds
+
+
+CounterKey = tuple[str, str, int]  # (real server address, protocol, port)
+
+
+def counter_keys(services: Sequence[Service]) -> set[CounterKey]:
+    """Real servers of NAT services that get forward-path packet/byte counters."""
+    out: set[CounterKey] = set()
+    for svc in services:
+        if svc.method != "NAT":
+            continue
+        for m in svc.matches:
+            if m.fwmark:
+                continue
+            for r in svc.reals:
+                out.add((r.address, m.protocol, r.port or m.port))
+    return out
+
+
+def counter_name(k: CounterKey, direction: str) -> str:
+    """Name of the named counter of one real server (``direction`` "i" or "o")."""
+    return "c_" + re.sub(r"[^A-Za-z0-9]+", "_", f"{k[0]}_{k[1]}_{k[2]}") + "_" + direction
+
+
+def render_counters(want: set[CounterKey], have: set[CounterKey], names: set[str]) -> list[str]:
+    """Commands adding/removing the per real server counters and their map elements."""
+    cmds: list[str] = []
+    for k in sorted(have - want):
+        key = f"{k[0]} . {k[1]} . {k[2]}"
+        cmds += [
+            f"delete element {NAT_T} rsin {{ {key} }}",
+            f"delete element {NAT_T} rsout {{ {key} }}",
+        ]
+    want_names = {counter_name(k, d) for k in want for d in "io"}
+    for n in sorted(names - want_names):
+        cmds.append(f"delete counter {NAT_T} {n}")
+    for k in sorted(want - have):
+        key = f"{k[0]} . {k[1]} . {k[2]}"
+        ci, co = counter_name(k, "i"), counter_name(k, "o")
+        for n in (ci, co):
+            if n not in names:
+                cmds.append(f"add counter {NAT_T} {n}")
+        cmds += [
+            f"add element {NAT_T} rsin {{ {key} : {_q(ci)} }}",
+            f"add element {NAT_T} rsout {{ {key} : {_q(co)} }}",
         ]
     return cmds
 
@@ -318,6 +375,8 @@ class NftBackend:
         self._applied: dict[str, Service] = {}
         self._devices: tuple[str, ...] = ()
         self._base = False
+        self._ckeys: set[CounterKey] = set()
+        self._cnames: set[str] = set()
         #: the text of the last batch (for logs and the listing test)
         self.last_batch = ""
 
@@ -349,6 +408,7 @@ class NftBackend:
         """Parse the kernel tables; damaged services get an empty fingerprint."""
         objs = self.list_ruleset()
         owned, base_ok, devices = _parse(objs)
+        self._ckeys, self._cnames = _parse_counters(objs)
         self._owned = owned
         self._base = base_ok
         self._devices = devices
@@ -393,6 +453,9 @@ class NftBackend:
                 cmds += c
                 owned[svc.name] = new
                 applied[svc.name] = svc
+        ckeys = counter_keys(list(applied.values()))
+        cnames = {counter_name(k, d) for k in ckeys for d in "io"}
+        cmds += render_counters(ckeys, self._ckeys, self._cnames)
         text = "\n".join(cmds) + "\n"
         self.last_batch = text
         try:
@@ -401,29 +464,65 @@ class NftBackend:
             log.error("nft transaction failed, previous rules kept: %s", e)
             raise
         self._owned, self._devices, self._base, self._applied = owned, devices, base, applied
+        self._ckeys, self._cnames = ckeys, cnames
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
-        """Per real server counters from the ``rs_*`` chains.
+        """Per real server counters, keyed by service name and ``"ip:port"``.
 
-        NAT: the rule sits in a nat chain, which sees the first packet of each connection, so
-        ``conns`` is the number of connections scheduled to the server. DR: the netdev chain sees
-        every packet from clients, so ``packets``/``bytes`` are IPVS's InPkts/InBytes.
+        ``conns``: new connections scheduled to the server (the ``rs_*`` chain counter; NAT only,
+        a nat chain sees the first packet of each connection). NAT ``inpkts/inbytes`` and
+        ``outpkts/outbytes``: every forwarded packet of the server's DNATed connections, client →
+        server and back (named counters fed from the forward hook; shared when one server
+        address:port is in several services). DR: the netdev chain sees every client packet, so
+        ``inpkts/inbytes`` (IPVS's InPkts/InBytes; replies bypass the director).
+        ``packets``/``bytes`` are the sums of both directions.
         """
-        names = {rs_chain(n, r): str(r) for n, svc in self._applied.items() for r in svc.reals}
+        objs = self.list_ruleset()
+        named = {
+            o["counter"]["name"]: o["counter"]
+            for o in objs
+            if "counter" in o and o["counter"].get("family") == "ip"
+        }
+        reals = {
+            rs_chain(n, r): (n, svc, r) for n, svc in self._applied.items() for r in svc.reals
+        }
         out: dict[str, dict[str, dict[str, int]]] = {}
-        for o in self.list_ruleset():
+        for o in objs:
             rule = o.get("rule")
-            if not rule or not rule["chain"].startswith("rs_"):
+            if not rule or rule["chain"] not in reals:
                 continue
-            svc_name, _, tag = rule["chain"][3:].partition("__")
-            for e in rule["expr"]:
-                if "counter" in e:
-                    c = e["counter"]
-                    entry = {"packets": int(c["packets"]), "bytes": int(c["bytes"])}
-                    if rule["family"] == "ip":
-                        entry["conns"] = int(c["packets"])
-                    key = names.get(rule["chain"]) or _rule_target(rule) or tag
-                    out.setdefault(svc_name, {})[key] = entry
+            name, svc, r = reals[rule["chain"]]
+            c = next((e["counter"] for e in rule["expr"] if "counter" in e), None)
+            if c is None:
+                continue
+            entry: dict[str, int] = {}
+            if svc.method == "DR":
+                entry = {
+                    "inpkts": int(c["packets"]),
+                    "inbytes": int(c["bytes"]),
+                    "outpkts": 0,
+                    "outbytes": 0,
+                }
+            else:
+                entry = {
+                    "conns": int(c["packets"]),
+                    "inpkts": 0,
+                    "inbytes": 0,
+                    "outpkts": 0,
+                    "outbytes": 0,
+                }
+                for m in svc.matches:
+                    if m.fwmark:
+                        continue
+                    k = (r.address, m.protocol, r.port or m.port)
+                    for d, what in (("i", "in"), ("o", "out")):
+                        nc = named.get(counter_name(k, d))
+                        if nc is not None:
+                            entry[f"{what}pkts"] += int(nc["packets"])
+                            entry[f"{what}bytes"] += int(nc["bytes"])
+            entry["packets"] = entry["inpkts"] + entry["outpkts"]
+            entry["bytes"] = entry["inbytes"] + entry["outbytes"]
+            out.setdefault(name, {})[str(r)] = entry
         return out
 
     def destroy(self) -> None:
@@ -432,21 +531,16 @@ class NftBackend:
             self._nft.cmd(f"delete table {t}")
         self._owned.clear()
         self._applied.clear()
+        self._ckeys.clear()
+        self._cnames.clear()
         self._devices = ()
         self._base = False
 
+    def check(self, svc: Service) -> list[str]:
+        return check_service(svc)
+
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "services": sorted(self._owned), "devices": self._devices}
-
-
-def _rule_target(rule: dict[str, Any]) -> str:
-    for e in rule["expr"]:
-        if "dnat" in e:
-            addr, port = e["dnat"].get("addr"), e["dnat"].get("port")
-            return f"{addr}:{port or 0}"
-        if "fwd" in e:
-            return f"{e['fwd'].get('addr')}:0"
-    return ""
 
 
 def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[str, ...]]:
@@ -472,9 +566,11 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
     base_ok = {"ip", "netdev"} <= tables and all(
         (f, m) in maps for f in ("ip", "netdev") for m in ("svc", "fwm")
     )
-    pre = chains.get(("ip", "prerouting"))
-    if pre is None or len(pre) != 2 or any(r.get("comment") != "hd base" for r in pre):
-        base_ok = False
+    base_ok = base_ok and ("ip", "rsin") in maps and ("ip", "rsout") in maps
+    for hook in ("prerouting", "forward"):
+        rules = chains.get(("ip", hook))
+        if rules is None or len(rules) != 2 or any(r.get("comment") != "hd base" for r in rules):
+            base_ok = False
     devices: list[str] = []
     for (fam, name), _c in hooks.items():
         if fam == "netdev" and name.startswith("ing_"):
@@ -492,6 +588,8 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
         return owned.setdefault(svc, _Owned(fam))
 
     for (fam, name), mp in maps.items():
+        if name not in ("svc", "fwm"):
+            continue
         for elem in mp.get("elem", []) or []:
             key, verdict = elem
             target = verdict.get("jump", {}).get("target", "")
@@ -540,6 +638,22 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
         )
         ow.fingerprint = f.pop() if ok else ""
     return owned, base_ok, tuple(sorted(devices))
+
+
+def _parse_counters(objs: list[dict[str, Any]]) -> tuple[set[CounterKey], set[str]]:
+    """Counter keys present in both rsin and rsout, and the named counters present."""
+    names = {
+        o["counter"]["name"] for o in objs if "counter" in o and o["counter"].get("family") == "ip"
+    }
+    per_map: dict[str, set[CounterKey]] = {"rsin": set(), "rsout": set()}
+    for o in objs:
+        mp = o.get("map")
+        if not mp or mp.get("family") != "ip" or mp.get("name") not in per_map:
+            continue
+        for key, _data in mp.get("elem", []) or []:
+            a, p, port = key["concat"]
+            per_map[mp["name"]].add((str(a), str(p), int(port)))
+    return per_map["rsin"] & per_map["rsout"], names
 
 
 def _key_text(key: Any) -> str:

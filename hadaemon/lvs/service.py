@@ -523,6 +523,7 @@ class LvsService:
         if self.engine is None:
             return []
         services, self.problems = self._desired(resync)
+        services = self._usable(services)
         bad = {p.message for p in self.problems if p.severity == "error"}
         try:
             self.engine.desired = services
@@ -536,6 +537,21 @@ class LvsService:
                 "LVS: applied %d operation(s) in %.2f ms", len(ops), self.engine.last_apply_s * 1e3
             )
         return ops
+
+    def _usable(self, services: list[Service]) -> list[Service]:
+        """Leave out what cannot be rendered, so that one bad service never blocks the rest."""
+        assert self.engine is not None
+        out = []
+        for s in services:
+            if validate_service(s):  # already among the problems from service_for_vs
+                continue
+            why = self.engine.backend.check(s)
+            if why:
+                for w in why:
+                    self.problems.append(LvsProblem("error", f"{w} (left out of the data path)"))
+                continue
+            out.append(s)
+        return out
 
     def _desired(self, all_dirty: bool) -> tuple[list[Service], list[LvsProblem]]:
         """desired_from_config, recomputing only the virtual servers whose inputs changed."""

@@ -119,9 +119,14 @@ def test_distribution_matches_weights(
     assert set(res["dsts"]) <= set(RS.values())
     # per-server counters read back for status: one new connection = one counted packet
     st = drv.ok("status")["status"]
-    conns = {r["address"]: r.get("conns", 0) for r in st["services"][0]["reals"]}
-    assert sum(conns.values()) == N
-    assert conns[RS["rs1"]] == counts["rs1"]
+    reals = {r["address"]: r for r in st["services"][0]["reals"]}
+    assert sum(r["conns"] for r in reals.values()) == N
+    assert reals[RS["rs1"]]["conns"] == counts["rs1"]
+    # packets/bytes of the NAT connections, both directions (forward-hook named counters):
+    # at least SYN + ACK in, SYN-ACK + data out, per connection
+    for name, r in zip(RS, reals.values(), strict=True):
+        assert r["inpkts"] >= 2 * counts[name] and r["outpkts"] >= 2 * counts[name], r
+        assert r["bytes"] > r["packets"] * 40, r
 
 
 def test_sh_keeps_each_client_on_one_server(lab: LvsLab, drv: Any) -> None:

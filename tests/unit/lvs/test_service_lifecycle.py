@@ -96,3 +96,18 @@ def test_lifecycle_and_incremental_batches() -> None:
         assert b.services == {}
 
     run(scenario())
+
+
+def test_service_the_backend_cannot_do_is_left_out() -> None:
+    class NoUdp(MemoryBackend):
+        def check(self, svc: Any) -> list[str]:
+            return ["no udp here"] if any(m.protocol == "udp" for m in svc.matches) else []
+
+    b = NoUdp()
+    cfg = loads(CONF, filename="t.conf").config
+    svc = LvsService(
+        cfg, lambda k, body: None, backend=b, resolver=NullResolver(), resync_interval_s=0
+    )
+    asyncio.run(svc.start())
+    assert list(b.services) == ["10_0_0_1_tcp_80"]
+    assert any("no udp here" in p for p in svc.status()["problems"])
