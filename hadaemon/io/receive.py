@@ -441,7 +441,8 @@ class EbpfReceivePath(ClassicReceivePath):
 
         self._filter = vrrp_filter if vrrp_filter is not None else VrrpFilter()
         self._attach_mode = attach_mode
-        self._hooks: dict[str, str] = {}
+        # interfaces the filter was already attached to (e.g. in AutoReceivePath's thread)
+        self._hooks: dict[str, str] = dict(self._filter.attachments())
         self._pending = _PendingEvents()
         self._filter.open_events(self._on_event)
         super().__init__(())
@@ -589,11 +590,26 @@ class AutoReceivePath:
         """The active implementation."""
         return self._impl
 
-    def load_filter(self) -> Any:
-        """Compile and load the eBPF program (slow: 0.3–0.7 s; thread-safe, touches no state)."""
-        from hadaemon.io.bpf import VrrpFilter
+    def load_filter(self, ifnames: Iterable[str] = ()) -> Any:
+        """Compile and load the eBPF program and attach it to ``ifnames``.
 
-        return VrrpFilter(enforce=self.enforce)
+        Slow (compile 0.3–0.7 s, tc attach via netlink) and meant for a worker thread: it
+        touches none of this object's state. Attaching before the VRID bitmaps exist is
+        harmless: without a bitmap an interface's adverts pass unfiltered.
+        """
+        from hadaemon.io.bpf import BpfUnavailable, VrrpFilter
+
+        f = VrrpFilter(enforce=self.enforce)
+        try:
+            for ifname in ifnames:
+                f.attach(ifname, self.attach_mode)
+        except BpfUnavailable:
+            f.close()
+            raise
+        return f
+
+    def _ifnames(self) -> list[str]:
+        return sorted({b[0] for b in self._impl.bindings()})
 
     def switch_to(self, vrrp_filter: Any) -> bool:
         """Attach ``vrrp_filter`` and make the eBPF path active; False (classic kept) on error."""
@@ -625,7 +641,7 @@ class AutoReceivePath:
         if not self.use_bpf:
             return False
         try:
-            f = self.load_filter()
+            f = self.load_filter(self._ifnames())
         except Exception as exc:
             self.ebpf_error = str(exc)
             log.warning("eBPF receive path unavailable, staying on classic BPF: %s", exc)
@@ -637,7 +653,7 @@ class AutoReceivePath:
         if not self.use_bpf:
             return False
         try:
-            f = await asyncio.to_thread(self.load_filter)
+            f = await asyncio.to_thread(self.load_filter, self._ifnames())
         except Exception as exc:
             self.ebpf_error = str(exc)
             log.warning("eBPF receive path unavailable, staying on classic BPF: %s", exc)
