@@ -320,3 +320,25 @@ def test_lifecycle_restore_failed_batch_stop(lab: LvsLab, drv: Any) -> None:
     # stop → tables gone
     drv.ok("stop")
     assert not [o for o in lab.nft_json()["nftables"] if "table" in o]
+
+
+def test_respawned_worker_adopts_the_table_without_a_gap(lab: LvsLab) -> None:
+    """libnftables crashing kills only the LVS worker; the new one finds its rules intact."""
+    import os
+    import signal
+
+    cfg = conf(vs(sched="wrr", weights=(2, 1, 1)))
+    d1 = lab.driver()
+    d1.ok("start", config=cfg)
+    os.killpg(d1.proc.pid, signal.SIGKILL)  # as if libnftables had segfaulted
+    d1.proc.wait(timeout=5)
+    # the kernel keeps forwarding while no worker runs
+    assert lab.client_run(NAT_VIP, 80, 40)["counts"] == {"rs1": 20, "rs2": 10, "rs3": 10}
+    d2 = lab.driver()
+    try:
+        d2.ok("start", config=cfg)
+        assert d2.ok("batch")["batch"] == ""  # nothing to do: no transaction at all
+        assert lab.client_run(NAT_VIP, 80, 40)["failed"] == 0
+    finally:
+        d2("stop")
+        d2.close()
