@@ -1916,6 +1916,24 @@ def _finish_instance(p: Parser, st: Stmt, acc: Acc) -> m.VrrpInstance | None:
             acc[iname] = gd.get(gname, False)
     if strict:
         acc["lower_prio_no_advert"] = True
+    # GARP pacing: the global value unless the instance sets its own (vrrp_min_garp: one GARP,
+    # no second burst)
+    min_garp = gd.get("vrrp_min_garp", False)
+    g_delay = gd.get("vrrp_garp_master_delay", 0.0 if min_garp else 5.0)
+    g_repeat = gd.get("vrrp_garp_master_repeat", 1 if min_garp else 5)
+    acc.setdefault("garp_master_delay", g_delay)
+    acc.setdefault("garp_master_repeat", g_repeat)
+    acc.setdefault("garp_master_refresh", gd.get("vrrp_garp_master_refresh", 0.0))
+    acc.setdefault("garp_master_refresh_repeat", gd.get("vrrp_garp_master_refresh_repeat", 1))
+    acc.setdefault(
+        "garp_lower_prio_delay", gd.get("vrrp_garp_lower_prio_delay", acc["garp_master_delay"])
+    )
+    acc.setdefault(
+        "garp_lower_prio_repeat", gd.get("vrrp_garp_lower_prio_repeat", acc["garp_master_repeat"])
+    )
+    if "garp_extra_if" not in acc and gd.get("vrrp_garp_extra_if") is not None:
+        acc["garp_extra_if"] = gd["vrrp_garp_extra_if"]
+        acc.setdefault("garp_extra_if_all", gd.get("vrrp_garp_extra_if_all", False))
     if "down_timer_adverts" not in acc:
         acc["down_timer_adverts"] = gd.get("vrrp_down_timer_adverts", 3)
     if "smtp_alert" not in acc:

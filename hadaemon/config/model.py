@@ -746,14 +746,18 @@ class VrrpInstance(Node):
     ipvlan_address: str | None = None
     ipvlan_mode: str | None = None
     native_ipv6: bool = False
-    # GARP (None = the global_defs value)
-    garp_master_delay: float | None = None
-    garp_master_repeat: int | None = None
-    garp_master_refresh: float | None = None
-    garp_master_refresh_repeat: int | None = None
-    garp_lower_prio_delay: float | None = None
-    garp_lower_prio_repeat: int | None = None
+    # GARP pacing: effective values (the global_defs vrrp_garp_* unless set here)
+    garp_master_delay: float = 5.0
+    """seconds before the second GARP burst after becoming master (0 = none)"""
+    garp_master_repeat: int = 5
+    """GARPs / unsolicited NAs per burst"""
+    garp_master_refresh: float = 0.0
+    """seconds between periodic refreshes while master (0 = off)"""
+    garp_master_refresh_repeat: int = 1
+    garp_lower_prio_delay: float = 5.0
+    garp_lower_prio_repeat: int = 5
     garp_extra_if: float | None = None
+    """seconds between GARPs on the other interfaces (None = off)"""
     garp_extra_if_all: bool = False
     # election details
     accept: bool = True

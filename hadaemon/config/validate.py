@@ -192,6 +192,24 @@ def _check_sync_groups(config: Config, diags: Diagnostics) -> None:
                 )
             else:
                 member_of[inst] = sg.name
+        if not sg.sync_group_tracking_weight:
+            own_weight = {s.name: s.weight for s in config.vrrp_scripts}
+            own_weight.update({f.name: f.weight for f in config.track_files})
+            own_weight.update({t.name: t.weight for t in config.vrrp_track_processes})
+            for inst in sg.group:
+                vi = config.vrrp_instance(inst)
+                if vi is None:
+                    continue
+                for kind in ("track_interface", "track_script", "track_file", "track_process"):
+                    for t in getattr(vi, kind):
+                        w = t.weight if t.weight is not None else own_weight.get(t.name, 0)
+                        if w:
+                            diags.warning(
+                                f"({vi.name}) ignoring weight of {kind} '{t.name}' due to SYNC "
+                                f"group {sg.name} (a failure puts the group in FAULT)",
+                                t.location,
+                                "set sync_group_tracking_weight in the group to use weights",
+                            )
         scripts = {s.name for s in config.vrrp_scripts}
         for t in sg.track_script:
             if t.name not in scripts:
