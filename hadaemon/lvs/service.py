@@ -509,7 +509,12 @@ class LvsService:
 
     def set_vip_owned(self, vip: str, owned: bool) -> None:
         """VRRP says whether we hold ``vip``; services on it are active only while we do."""
-        self.vip_owned[str(ipaddress.ip_address(vip))] = owned
+        try:
+            addr = str(ipaddress.ip_interface(str(vip)).ip)
+        except ValueError:
+            log.warning("LVS: ignoring VIP state for bad address %r", vip)
+            return
+        self.vip_owned[addr] = owned
         self._dirty = None
         self._update()
 

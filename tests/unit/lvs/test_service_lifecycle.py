@@ -111,3 +111,18 @@ def test_service_the_backend_cannot_do_is_left_out() -> None:
     asyncio.run(svc.start())
     assert list(b.services) == ["10_0_0_1_tcp_80"]
     assert any("no udp here" in p for p in svc.status()["problems"])
+
+
+def test_bad_vip_state_is_ignored_not_raised() -> None:
+    b = MemoryBackend()
+    svc = LvsService(
+        loads(CONF, filename="t.conf").config,
+        lambda k, body: None,
+        backend=b,
+        resolver=NullResolver(),
+        resync_interval_s=0,
+    )
+    asyncio.run(svc.start())
+    svc.set_vip_owned("not-an-address", False)
+    svc.set_vip_owned("10.0.0.2/32", False)  # prefix forms are accepted
+    assert list(b.services) == ["10_0_0_1_tcp_80"]
