@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -277,6 +278,10 @@ class VirtualRouter:
         """keepalived-named counters."""
         self.last_transition: tuple[float, str] | None = None
         """(now, reason) of the last state change."""
+        self.wants_master = False
+        """BACKUP whose Master_Down_Timer expired but whose sync group held it back."""
+        self.sync_gate: Callable[[VirtualRouter], bool] | None = None
+        """Set by a sync group: may this member leave BACKUP for MASTER on its own timer?"""
         self._prio_cache = self._compute_priority()
 
     # ---- public properties ---------------------------------------------------------------
@@ -373,7 +378,13 @@ class VirtualRouter:
         if self._state == State.BACKUP and t.master_down is not None and t.master_down <= now:
             t.master_down = None
             self._log("info", f"({self.name}) Receive advertisement timeout")
-            self._become_master(now, "master down timer expired")
+            if self.sync_gate is not None and not self.sync_gate(self):
+                # keepalived vrrp_sync_can_goto_master: prefer BACKUP until every member of
+                # the sync group wants MASTER (avoids thrashing); an advert clears the wish.
+                self.wants_master = True
+                self._log("info", f"({self.name}) sync group not ready, staying BACKUP")
+            else:
+                self._become_master(now, "master down timer expired")
         if self._state == State.MASTER:
             if t.adver is not None and t.adver <= now:
                 self._send_advert(self.effective_priority)
@@ -531,6 +542,7 @@ class VirtualRouter:
     # ---- state changes -------------------------------------------------------------------
     def _change_state(self, new: State, now: float, reason: str) -> None:
         old = self._state
+        self.wants_master = False
         if new not in TRANSITIONS[old]:
             raise AssertionError(f"illegal VRRP transition {old} -> {new}")
         self._state = new
@@ -764,6 +776,7 @@ class VirtualRouter:
     def _backup_rx(self, a: Advert, src: str, now: float) -> None:
         p = self._p
         prio = self.effective_priority
+        self.wants_master = False
         if a.priority == 0:
             # RFC 5798 §6.4.2: Master_Down_Timer = Skew_Time.
             self._timers.master_down = now + cs_to_s(self.skew_time_cs)

@@ -2,8 +2,11 @@
 
 keepalived's rules: a member going to FAULT takes every member to FAULT; a member becoming
 MASTER takes the BACKUP members to MASTER; a master member falling back to BACKUP takes the
-other masters to BACKUP. Group notifications (``notify_master`` etc. of the group, generic
-``notify`` with TYPE ``GROUP``) fire when every member has reached the same state.
+other masters to BACKUP. A member whose Master_Down_Timer expires only claims MASTER when
+every other member wants MASTER too (its timer expired as well); otherwise it stays BACKUP,
+preferring BACKUP to thrashing, until an advert or the last member's timer decides. Group
+notifications (``notify_master`` etc. of the group, generic ``notify`` with TYPE ``GROUP``)
+fire when every member has reached the same state.
 
 Use: feed members through the group (``handle``, ``receive``, ``handle_timer``) or call
 :meth:`SyncGroup.propagate` after feeding a member directly. Drain each member's ``actions()``
@@ -34,6 +37,8 @@ class SyncGroup:
         self._states = {n: r.state for n, r in self.members.items()}
         self._group_state: State | None = None
         self._actions: list[act.Action] = []
+        for r in members:
+            r.sync_gate = self._can_goto_master
 
     @property
     def fault_reason(self) -> str:
@@ -85,6 +90,15 @@ class SyncGroup:
             if t is not None and t <= now:
                 r.handle_timer(now)
                 self.propagate(now)
+
+    def _can_goto_master(self, member: VirtualRouter) -> bool:
+        """keepalived ``vrrp_sync_can_goto_master``: only when every other member is MASTER
+        or also wants MASTER (its own Master_Down_Timer expired)."""
+        return all(
+            r.state == State.MASTER or (r.state == State.BACKUP and r.wants_master)
+            for r in self.members.values()
+            if r is not member
+        )
 
     def _own_fault(self, r: VirtualRouter) -> bool:
         return any(f != self.fault_reason for f in r.fault_reasons())

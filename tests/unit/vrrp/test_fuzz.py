@@ -198,7 +198,7 @@ def test_fuzz_mutated_packets_into_decode_and_routers() -> None:
     } <= reasons
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     data=st.binary(max_size=120),
     family=st.sampled_from([4, 6]),
