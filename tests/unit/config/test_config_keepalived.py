@@ -4,14 +4,16 @@ that has eth0-eth3 (veth), as the sample configs expect."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.netns import Topology
+
+from hadaemon.config.check import config_test
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "configs"
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,11 +55,14 @@ def test_hadaemon_accepts_what_keepalived_accepts(
     _topo, ns = netns_with_eths
     keepalived = shutil.which("keepalived") or "/usr/sbin/keepalived"
     k = _run(ns, keepalived, "-t", "-f", str(conf), "-i", "main")
-    h = _run(ns, sys.executable, "-m", "hadaemon", "-t", str(conf), "-i", "main")
-    assert h is not None
-    assert "Traceback" not in h.stderr
-    assert h.returncode in (0, 4, 5)
+    # hadaemon in-process, with the namespace's interfaces (a subprocess per file is slow)
+    links = _run(ns, "ip", "-o", "link", "show")
+    assert links is not None
+    names = {ln.split(":")[1].strip().split("@")[0] for ln in links.stdout.splitlines()}
+    out = io.StringIO()
+    code = config_test(str(conf), "main", stream=out, interface_exists=names.__contains__)
+    assert code in (0, 4, 5)
     if k is not None and k.returncode == 0:
-        assert h.returncode == 0, h.stderr
+        assert code == 0, out.getvalue()
     # no interface warnings: eth0-eth3 exist in this namespace
-    assert "doesn't exist" not in h.stderr
+    assert "doesn't exist" not in out.getvalue()
