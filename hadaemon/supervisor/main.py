@@ -54,6 +54,10 @@ STATUS_TIMEOUT_S = 1.0
 PING_INTERVAL_S = 1.0
 WEDGE_TIMEOUT_S = 5.0
 WEDGE_KILL_S = 30.0
+#: workers that keep a standby process ready to take over (the latency-critical one)
+SPARE_WORKERS = ("vrrp",)
+#: a standby is started this long after the worker said Ready (not to slow its start-up)
+SPARE_DELAY_S = 1.0
 #: after a worker exits, how long to keep reading its pipe for its last words
 EXIT_DRAIN_S = 0.2
 
@@ -179,6 +183,7 @@ class WorkerHandle:
     wedged_since: float | None = None
     ever_ready: bool = False
     fatal_message: str | None = None
+    handback: dict[str, str] = field(default_factory=dict)
 
 
 class Supervisor:
@@ -224,6 +229,9 @@ class Supervisor:
         self._status_server: asyncio.AbstractServer | None = None
         self._metrics: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.spares: dict[str, os_ops.SpawnedWorker] = {}
+        spare = getattr(args, "standby_workers", None)
+        self.spare_workers: set[str] = set(SPARE_WORKERS if spare is None else spare)
 
     # -- helpers --------------------------------------------------------------------------
     def _spawn_task(self, coro: Any) -> None:
@@ -280,7 +288,73 @@ class Supervisor:
         log.info("stopped")
         return 0
 
+    # -- standby processes ----------------------------------------------------------------
+    # A standby ("spare") worker has already started Python and imported its module and waits
+    # for Configure; when the worker dies it is adopted at once, which takes the interpreter
+    # start and imports (most of a respawn) out of the path to the first advert.
+    def _schedule_spare(self, name: str) -> None:
+        if name not in self.spare_workers or self.stopping:
+            return
+        asyncio.get_running_loop().call_later(SPARE_DELAY_S, self._make_spare, name)
+
+    def _make_spare(self, name: str) -> None:
+        h = self.workers.get(name)
+        if (
+            self.stopping
+            or name in self.spares
+            or h is None
+            or h.child.state is not ChildState.RUNNING
+        ):
+            return
+        try:
+            sw = self.ops.spawn_worker(
+                name,
+                h.spec.module,
+                log_target=self.log_target,
+                debug=self.args.debug,
+                standby=True,
+            )
+        except OSError as exc:
+            log.warning("cannot start a standby %s worker: %s", name, exc)
+            return
+        self.spares[name] = sw
+        asyncio.get_running_loop().add_reader(sw.pidfd, self._on_spare_exit, name, sw)
+        log.debug("standby %s worker started (pid %d)", name, sw.pid)
+
+    def _take_spare(self, name: str) -> os_ops.SpawnedWorker | None:
+        sw = self.spares.pop(name, None)
+        if sw is not None:
+            asyncio.get_running_loop().remove_reader(sw.pidfd)
+            if self.ops.reap(sw.pid) is not None:  # died meanwhile
+                os.close(sw.pidfd)
+                sw.sock.close()
+                return None
+        return sw
+
+    def _on_spare_exit(self, name: str, sw: os_ops.SpawnedWorker) -> None:
+        status = self.ops.reap(sw.pid)
+        if status is None:
+            return
+        asyncio.get_running_loop().remove_reader(sw.pidfd)
+        os.close(sw.pidfd)
+        sw.sock.close()
+        if self.spares.get(name) is sw:
+            del self.spares[name]
+            log.warning("standby %s worker (pid %d) %s", name, sw.pid, describe_exit(status))
+            self._schedule_spare(name)
+
+    def _drop_spares(self) -> None:
+        for name in list(self.spares):
+            sw = self.spares.pop(name)
+            asyncio.get_running_loop().remove_reader(sw.pidfd)
+            sw.sock.close()  # it sees EOF and exits
+            self.ops.kill(sw.pid, signal.SIGTERM)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(sw.pid, 0)
+            os.close(sw.pidfd)
+
     async def _cleanup(self) -> None:
+        self._drop_spares()
         for h in self.workers.values():
             if h.spawned is not None:  # still alive after the stop: do not leave it behind
                 self.ops.kill(h.spawned.pid, signal.SIGKILL)
@@ -325,14 +399,18 @@ class Supervisor:
 
     def _start_process(self, h: WorkerHandle) -> None:
         now = time.monotonic()
-        try:
-            sw = self.ops.spawn_worker(
-                h.name, h.spec.module, log_target=self.log_target, debug=self.args.debug
-            )
-        except OSError as exc:
-            log.error("cannot start worker %s: %s", h.name, exc)
-            h.child.spawn_failed(str(exc), now)
-            return
+        sw = self._take_spare(h.name)
+        if sw is None:
+            try:
+                sw = self.ops.spawn_worker(
+                    h.name, h.spec.module, log_target=self.log_target, debug=self.args.debug
+                )
+            except OSError as exc:
+                log.error("cannot start worker %s: %s", h.name, exc)
+                h.child.spawn_failed(str(exc), now)
+                return
+        else:
+            log.info("worker %s: using the standby process %d", h.name, sw.pid)
         h.spawned = sw
         h.fatal_message = None
         h.child.spawned(sw.pid, now)
@@ -352,6 +430,7 @@ class Supervisor:
             "restart": h.child.restarts > 0,
         }
         handback = dict(self.vrrp_states) if h.name == "vrrp" else {}
+        h.handback = handback
         return m.Configure(
             config=h.spec.part(self.config),
             handback=handback,
@@ -463,6 +542,7 @@ class Supervisor:
             h.last_pong = now
             h.ever_ready = True
             log.info("worker %s ready", h.name)
+            self._schedule_spare(h.name)
             if h.name == "lvs":  # a respawned lvs gets the verdicts it missed
                 for rs in self.rs_states.values():
                     self._send(h, rs)
@@ -473,7 +553,16 @@ class Supervisor:
         elif isinstance(msg, m.Pong):
             h.last_pong = now
         elif isinstance(msg, m.StateChanged):
-            self.vrrp_states[msg.instance] = msg.state
+            if (
+                msg.state == "BACKUP"
+                and msg.prev_state in (None, "INIT")
+                and h.handback.get(msg.instance) == "MASTER"
+            ):
+                # a respawned worker resuming a master passes through BACKUP at start-up:
+                # keep MASTER for the next handback until it reports a real transition
+                pass
+            else:
+                self.vrrp_states[msg.instance] = msg.state
             log.info(
                 "(%s) %s -> %s%s",
                 msg.instance,
@@ -572,6 +661,7 @@ class Supervisor:
             return
         log.info("%s: stopping", why)
         self.stopping = True
+        self._drop_spares()
         os_ops.sd_notify("STOPPING=1")
         now = time.monotonic()
         for h in self.workers.values():
@@ -712,6 +802,7 @@ class Supervisor:
                 "generation": self.generation,
                 "last_reload": self.last_reload,
                 "watchdog_paused": self.watchdog_paused,
+                "standby_pids": {n: sw.pid for n, sw in self.spares.items()},
                 "stopping": self.stopping,
             },
             "workers": workers,

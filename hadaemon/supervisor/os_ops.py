@@ -47,7 +47,7 @@ class OsOps:
     python = sys.executable
 
     def spawn_worker(
-        self, name: str, module: str, *, log_target: str, debug: bool
+        self, name: str, module: str, *, log_target: str, debug: bool, standby: bool = False
     ) -> SpawnedWorker:
         """Start ``hadaemon: <name>`` hosting ``module``; returns pid, pidfd and our socket."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -70,6 +70,8 @@ class OsOps:
             ]
             if debug:
                 argv.append("--debug")
+            if standby:
+                argv.append("--standby")
             pid = os.posix_spawn(self.python, argv, dict(os.environ), setpgroup=0)
         except BaseException:
             ours.close()

@@ -165,6 +165,10 @@ class WorkerHost:
         if not isinstance(first, m.Configure):
             log.error("%s: expected configure, got %s", self.name, first.KIND)
             return EXIT_PROTOCOL
+        with contextlib.suppress(ImportError):
+            from setproctitle import setproctitle
+
+            setproctitle(f"hadaemon: {self.name}")
         self.decode = getattr(module, "decode_config", _default_decode)
         options = dict(first.options)
         options["handback"] = dict(first.handback)
@@ -270,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ppid", type=int, required=True)
     p.add_argument("--log", default="stderr", choices=("stderr", "syslog"))
     p.add_argument("--debug", action="store_true")
+    p.add_argument("--standby", action="store_true", help="a standby process (title only)")
     return p
 
 
@@ -281,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     from hadaemon.supervisor.logsetup import setup_logging
     from hadaemon.supervisor.os_ops import prctl_pdeathsig
 
-    setproctitle(f"hadaemon: {args.name}")
+    setproctitle(f"hadaemon: {args.name}" + (" (standby)" if args.standby else ""))
     prctl_pdeathsig(signal.SIGTERM)
     if os.getppid() != args.ppid:  # the supervisor died before prctl took effect
         return EXIT_OK

@@ -98,6 +98,7 @@ class Sup:
         for w in doc.get("workers", {}).values():
             if w.get("pid"):
                 self.seen_pids.add(int(w["pid"]))
+        self.seen_pids.update(doc["hadaemon"].get("standby_pids", {}).values())
         return doc
 
     def wait_running(

@@ -71,6 +71,7 @@ def test_kill9_each_worker_20_times_respawned_with_state_handback(
     for n, w in doc["workers"].items():
         assert w["restarts"] == 20, (n, w)
         assert w["last_exit"] == "killed by SIGKILL"
+    assert "using the standby process" in sup.log()
     vrrp = doc["services"]["vrrp"]
     # the respawned vrrp worker was handed the states back and resumed from them
     assert vrrp["handback"] == {"VI_1": "MASTER", "VI_2": "BACKUP"}
@@ -170,8 +171,14 @@ def test_hup_broken_config_keeps_running_then_valid_reload(
 
 def test_term_stops_everything_and_cleans_up(tmp_path: Path, sups: list[Sup]) -> None:
     sup = start(sups, tmp_path, base_conf(tmp_path))
-    doc = sup.wait_running(ALL)
+    doc = wait_for(
+        lambda: (d := sup.wait_running(ALL)) and d["hadaemon"]["standby_pids"] and d,
+        20,
+        0.1,
+        "a standby vrrp worker",
+    )
     pids = [w["pid"] for w in doc["workers"].values()]
+    pids += list(doc["hadaemon"]["standby_pids"].values())
     assert int((sup.run_dir / "hadaemon.pid").read_text()) == sup.pid
     sup.signal(signal.SIGTERM)
     assert sup.proc is not None

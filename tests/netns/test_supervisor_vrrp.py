@@ -1,0 +1,122 @@
+"""The whole daemon (supervisor + real vrrp worker) against a real keepalived backup.
+
+kill -9 of the vrrp worker, 20 times in a row: the supervisor respawns it with the states
+handed back, it is advertising again before keepalived's Master_Down_Interval (1 s adverts:
+3 × 1 s + (256 − 100)/256 s ≈ 3.61 s), and keepalived never becomes master.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.netns import wait_for
+from helpers.vrrp_lab import Lab, ka_config
+
+from hadaemon.supervisor.status_cli import query
+
+pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.keepalived]
+
+VIP = "10.0.0.200"
+KILLS = 20
+#: keepalived's Master_Down_Interval for priority 100 at 1 s adverts (VRRPv3 skew)
+MASTER_DOWN_S = 3 * 1.0 + (256 - 100) / 256 * 1.0
+
+_RECORDER = r"""
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind(("eth1", 0))
+out = open(sys.argv[1], "w", buffering=1)
+print("ready", flush=True)
+while True:
+    f = s.recv(2048)
+    if f[23] == 112:
+        ihl = (f[14] & 15) * 4
+        v = f[14 + ihl:]
+        out.write(f"{time.monotonic():.6f} {socket.inet_ntoa(f[26:30])} {v[1]} {v[2]}\n")
+"""
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    lab = Lab(tmp_path)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def _status(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return query(str(run_dir / "status.sock"))
+    except (OSError, ValueError):
+        return None
+
+
+def test_vrrp_worker_killed_20_times_keepalived_backup_never_takes_over(
+    lab: Lab, tmp_path: Path
+) -> None:
+    lab.start_keepalived("r2", ka_config(priority=100, advert_int=1))
+    lab.start_hadaemon("r1", ka_config(priority=150, advert_int=1), "--no-bpf", cli=True)
+    lab.wait_holder(VIP, "r1", timeout_s=20)
+    lab.wait_log("r2", r"\(VI_1\) Entering BACKUP STATE", timeout_s=10)
+    run_dir = tmp_path / "run-r1"
+
+    def running(min_s: float) -> dict[str, Any] | None:
+        d = _status(run_dir)
+        if not d or "vrrp" not in d["workers"]:
+            return None
+        w = d["workers"]["vrrp"]
+        inst = {i["name"]: i["state"] for i in d["instances"]}
+        ok = w["state"] == "RUNNING" and (w["running_s"] or 0) >= min_s
+        return d if ok and inst.get("VI_1") == "MASTER" else None
+
+    doc = wait_for(lambda: running(1.1), 20, 0.05, "vrrp worker running")
+    assert set(doc["workers"]) == {"vrrp"}  # no virtual servers: no checker/lvs
+    r2_log_before = len(lab.log("r2"))
+    adverts = tmp_path / "adverts.txt"
+    rec = lab.topo.popen(
+        lab.ns["client"],
+        [sys.executable, "-c", _RECORDER, str(adverts)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert rec.stdout is not None and rec.stdout.readline().strip() == "ready"
+    try:
+        for round_ in range(KILLS):
+            old = doc["workers"]["vrrp"]["pid"]
+            os.kill(old, signal.SIGKILL)
+            doc = wait_for(
+                lambda old=old: (d := running(1.1)) and d["workers"]["vrrp"]["pid"] != old and d,
+                20,
+                0.05,
+                f"vrrp worker respawned (round {round_})",
+            )
+    finally:
+        os.killpg(rec.pid, signal.SIGKILL)
+        rec.wait(timeout=10)
+    assert doc["workers"]["vrrp"]["restarts"] == KILLS
+    assert doc["vrrp_states"] == {"VI_1": "MASTER"}
+    rows = [line.split() for line in adverts.read_text().splitlines()]
+    ours = [float(t) for t, src, vrid, prio in rows if src == "10.0.0.1" and vrid == "51"]
+    theirs = [r for r in rows if r[1] == "10.0.0.2"]
+    gaps = [b - a for a, b in zip(ours, ours[1:], strict=False)]
+    assert len(ours) >= KILLS, rows[:5]
+    # the backup never sent an advert, never entered MASTER; our adverts never paused long
+    # enough for its Master_Down_Interval to expire
+    assert theirs == []
+    assert "Entering MASTER STATE" not in lab.log("r2")[r2_log_before:]
+    assert max(gaps) < MASTER_DOWN_S, json.dumps(sorted(gaps)[-5:])
+    assert lab.holders(VIP) == ["r1"]
+    # orderly stop: priority-0 advert, VIP handed to keepalived, no process left
+    assert lab.stop("r1", timeout_s=30) == 0
+    lab.wait_holder(VIP, "r2", timeout_s=10)
+    pid = doc["workers"]["vrrp"]["pid"]
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, 0.05, "vrrp worker gone")
