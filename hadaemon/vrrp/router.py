@@ -129,6 +129,56 @@ class RouterParams:
     v3_checksum_as_v2: bool = False
     """``v3_checksum_as_v2``: send the RFC 9568 v3/IPv4 checksum (driver passes it to encode)."""
 
+    def __post_init__(self) -> None:
+        """Refuse parameters the core cannot run, with a message naming the instance."""
+        n = self.name or "?"
+
+        def bad(msg: str) -> ValueError:
+            return ValueError(f"({n}) {msg}")
+
+        if not 1 <= self.vrid <= 255:
+            raise bad(f"virtual_router_id {self.vrid} not in 1..255")
+        if not 1 <= self.priority <= PRIO_OWNER:
+            raise bad(f"priority {self.priority} not in 1..255")
+        if self.version not in (2, 3):
+            raise bad(f"version {self.version} is not 2 or 3")
+        if self.family not in (4, 6):
+            raise bad(f"address family {self.family} is not 4 or 6")
+        if self.family == 6 and self.version != 3:
+            raise bad("IPv6 needs VRRP version 3")
+        if self.version == 2:
+            if self.advert_int_cs % 100 or not 100 <= self.advert_int_cs <= 25500:
+                raise bad(
+                    f"VRRPv2 advert_int must be 1..255 whole seconds, not "
+                    f"{self.advert_int_cs / 100:g}"
+                )
+        elif not 1 <= self.advert_int_cs <= 4095:
+            raise bad(f"VRRPv3 advert_int must be 0.01..40.95 s, not {self.advert_int_cs / 100:g}")
+        if not 1 <= self.down_timer_adverts <= 100:
+            raise bad(f"down_timer_adverts {self.down_timer_adverts} not in 1..100")
+        if self.auth_type not in (AUTH_NONE, AUTH_PASS):
+            raise bad(f"auth_type {self.auth_type} not supported (none or PASS)")
+        if len(self.addresses) > 255:
+            raise bad(
+                f"{len(self.addresses)} virtual addresses; at most 255 fit in an advert "
+                "(use virtual_ipaddress_excluded)"
+            )
+        if self.preempt_delay_s < 0:
+            raise bad(f"preempt_delay {self.preempt_delay_s:g} is negative")
+        for a in self.addresses + self.excluded_addresses:
+            try:
+                fam = ipaddress.ip_interface(a.split()[0]).version
+            except (ValueError, IndexError):
+                raise bad(f"virtual address {a!r} is not an IP address") from None
+            if fam != self.family and a in self.addresses:
+                raise bad(f"virtual address {a} is not IPv{self.family}")
+        for a in (self.primary_address, *self.unicast_peers):
+            if a:
+                try:
+                    ipaddress.ip_address(a)
+                except ValueError:
+                    raise bad(f"{a!r} is not an IP address") from None
+
     @property
     def is_owner(self) -> bool:
         """Priority 255: the address owner."""

@@ -656,3 +656,27 @@ def test_owner_ignore_adverts() -> None:
     rx(r, adv(90), "10.0.0.9", 1.1)
     assert r.state == State.MASTER and sent(r.actions()) == []
     assert r.stats.advert_rcvd == 2
+
+
+@pytest.mark.parametrize(
+    ("kw", "msg"),
+    [
+        ({"vrid": 0}, "virtual_router_id 0"),
+        ({"priority": 0}, "priority 0"),
+        ({"version": 4}, "version 4"),
+        ({"family": 6, "version": 2, "addresses": ("fe80::1/64",)}, "IPv6 needs"),
+        ({"version": 2, "advert_int_cs": 150}, "whole seconds, not 1.5"),
+        ({"advert_int_cs": 0}, "0.01..40.95"),
+        ({"advert_int_cs": 5000}, "0.01..40.95"),
+        ({"down_timer_adverts": 0}, "down_timer_adverts"),
+        ({"auth_type": 2}, "auth_type 2"),
+        ({"addresses": ("10.0.0.300/24",)}, "not an IP address"),
+        ({"addresses": ("fe80::1/64",)}, "not IPv4"),
+        ({"primary_address": "eth0"}, "'eth0' is not an IP address"),
+        ({"addresses": tuple(f"10.1.{i // 250}.{i % 250}" for i in range(256))}, "at most 255"),
+    ],
+)
+def test_bad_params_give_clear_errors(kw: dict[str, Any], msg: str) -> None:
+    with pytest.raises(ValueError, match=r"^\(VI_1\) .*") as e:
+        params(**kw)
+    assert msg in str(e.value)
