@@ -1099,6 +1099,22 @@ def _global_block() -> Block:
     b.add("random_seed", integer("random_seed", 0, 2**32 - 1))
     b.add("include_check", ignored(None))
 
+    def metrics_listen(p: Parser, st: Stmt, acc: Acc) -> None:
+        t = st.args[0]
+        host, sep, port = t.text.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            p.diags.error(
+                f"metrics_listen '{t.text}' is not ADDR:PORT",
+                t.loc,
+                "e.g. 'metrics_listen 127.0.0.1:9650' or '[::1]:9650'",
+            )
+            return
+        if host.strip("[]") and p.ip_arg(t._replace(text=host.strip("[]"))) is None:
+            return
+        acc["metrics_listen"] = t.text
+
+    b.add("metrics_listen", Kw(metrics_listen, 1, 1))
+
     def notification_email(p: Parser, st: Stmt, acc: Acc) -> None:
         emails = list(acc.get("notification_email", ()))
         for s in st.block or ():

@@ -461,6 +461,9 @@ class GlobalDefs(Node):
     iproute_usr_dir: str | None = None
     iproute_etc_dir: str | None = None
     random_seed: int | None = None
+    # hadaemon extensions (keepalived reports these as unknown keywords)
+    metrics_listen: str | None = None
+    """``ADDR:PORT`` for the Prometheus ``/metrics`` endpoint (None = off)"""
     location: Location | None = _loc()
 
 
