@@ -118,6 +118,7 @@ class VrrpService:
         *,
         no_bpf: bool = False,
         notify_timeout_s: float = NOTIFY_TIMEOUT_S,
+        handback: dict[str, str] | None = None,
     ) -> None:
         self.config = _to_config(config)
         self.emit: Emit = emit or (lambda kind, body: None)
@@ -126,6 +127,8 @@ class VrrpService:
         self._rx_fds: set[int] = set()
         self.sync_groups: dict[str, SyncGroup] = {}
         self.notify_timeout_s = notify_timeout_s
+        self.handback = dict(handback or {})
+        """instance → state before a worker restart; MASTERs resume at once (no VIP flap)."""
         self.netlink = Netlink()
         self.scripts = ScriptRunner()
         self.insts: dict[str, _Inst] = {}
@@ -171,11 +174,19 @@ class VrrpService:
                     i.router.handle(ev.InterfaceDown(ifname), now)
         # keepalived removes addresses it may own at start-up (left behind by a crash) so a
         # BACKUP never holds a VIP; done before the first state change.
+        resume = {n for n, st in self.handback.items() if str(st).upper() == "MASTER"}
         for i in self.insts.values():
-            self._enqueue(self._del_net(i, quiet=True))
+            if i.router.name not in resume:
+                self._enqueue(self._del_net(i, quiet=True))
         await self._flush_netlink()
         for i in list(self.insts.values()):
             self._run(i, ev.Startup(), time.monotonic())
+        for i in list(self.insts.values()):
+            if i.router.name in resume and i.router.state == State.BACKUP:
+                # a respawned worker takes MASTER back before any peer's Master_Down_Interval
+                log.info("(%s) resuming MASTER after a worker restart", i.router.name)
+                i.router.force_master(time.monotonic(), "resumed after worker restart")
+                self._after(i)
         self._started = True
         self.emit("ready", {"worker": "vrrp", "instances": sorted(self.insts)})
 
@@ -191,7 +202,9 @@ class VrrpService:
             self._cancel_timer(i)
             self._run(i, ev.Shutdown(), now, arm=False)
         await self._flush_netlink()
-        await self.scripts.stop(timeout_s=min(self.notify_timeout_s, 5.0))
+        # keepalived's child_wait_time: how long scripts (notify_stop …) may still run
+        wait_s = float(getattr(self.config.global_defs, "child_wait_time", 5.0) or 0.0)
+        await self.scripts.stop(timeout_s=min(self.notify_timeout_s, wait_s))
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:

@@ -541,20 +541,21 @@ class Netlink:
         ipr = AsyncIPRoute()
         try:
             await ipr.bind(groups=RTMGRP_LINK)
-            async for msg in ipr.get():
-                name = msg.get("ifname")
-                if not name:
-                    continue
-                if msg.get("event") == "RTM_DELLINK":
-                    up = False
-                else:
-                    up = bool(msg.get("flags", 0) & 1) and msg.get("operstate") in (
-                        "UP",
-                        "UNKNOWN",
-                    )
-                res = callback(LinkEvent(name, msg.get("index", 0), up))
-                if asyncio.iscoroutine(res):
-                    await res
+            while True:  # ipr.get() yields one receive batch; keep reading
+                async for msg in ipr.get():
+                    name = msg.get("ifname")
+                    if not name:
+                        continue
+                    if msg.get("event") == "RTM_DELLINK":
+                        up = False
+                    else:
+                        up = bool(msg.get("flags", 0) & 1) and msg.get("operstate") in (
+                            "UP",
+                            "UNKNOWN",
+                        )
+                    res = callback(LinkEvent(name, msg.get("index", 0), up))
+                    if asyncio.iscoroutine(res):
+                        await res
         finally:
             ipr.close()
 

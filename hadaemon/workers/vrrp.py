@@ -20,7 +20,7 @@ from typing import Any
 
 from hadaemon.log import setup_logging
 
-__all__ = ["load_config", "main", "run_foreground"]
+__all__ = ["load_config", "main", "make_service", "run_foreground"]
 
 log = logging.getLogger("hadaemon.vrrp")
 
@@ -69,6 +69,25 @@ def load_config(path: str, config_id: str | None = None, *, strict: bool = False
     if errors and strict:
         raise ConfigLoadError(f"{len(errors)} error(s) in {path}; first: {errors[0]}")
     return result.config
+
+
+def make_service(config: Any, emit: Any, options: dict[str, Any]) -> Any:
+    """The supervisor's hook (``hadaemon.workers.base``): the vrrp worker's service object.
+
+    ``options``: ``no_bpf`` (bool), ``restart`` (bool) and ``handback`` (instance → last
+    state): a respawned worker resumes its MASTER instances at once, without removing their
+    VIPs, so peers never see a gap longer than the respawn.
+    """
+    from hadaemon.io.driver import VrrpService
+
+    _sched(config)
+    handback = options.get("handback") or {}
+    return VrrpService(
+        config,
+        emit,
+        no_bpf=bool(options.get("no_bpf", False)),
+        handback={str(k): str(v) for k, v in handback.items()} if options.get("restart") else {},
+    )
 
 
 def _sched(config: Any) -> None:

@@ -145,18 +145,29 @@ class Lab:
                        "master", "br-lan")
 
     # -- daemons ------------------------------------------------------------------------------
-    def start_hadaemon(self, name: str, conf: str, *extra: str) -> subprocess.Popen[Any]:
+    def start_hadaemon(
+        self, name: str, conf: str, *extra: str, cli: bool = False
+    ) -> subprocess.Popen[Any]:
         """Start hadaemon's VRRP (``-n -l -D -f CONF``) in router ``name``; output to a log.
 
         ``conf`` is keepalived.conf text, or JSON (model dict form, see :func:`hd_config`).
+        ``cli=True`` runs the whole daemon (``python -m hadaemon``, supervisor + workers) with
+        its run directory and pid file under tmp_path.
         """
         path = self.tmp / (f"{name}.json" if conf.lstrip().startswith("{") else f"{name}.conf")
         path.write_text(conf)
         logp = self.tmp / f"{name}.log"
         self.logs[name] = logp
         fh = open(logp, "ab")  # noqa: SIM115 - handed to the child
-        p = self.topo.popen(self.ns[name], [PYTHON, "-m", "hadaemon.workers.vrrp", "-n", "-l",
-                                            "-D", "-f", str(path), *extra],
+        if cli:  # the full daemon: supervisor + vrrp worker process
+            run_dir = self.tmp / f"run-{name}"
+            run_dir.mkdir(exist_ok=True)
+            argv = [PYTHON, "-m", "hadaemon", "-n", "-l", "-D", "-f", str(path),
+                    "--run-dir", str(run_dir), "-p", str(run_dir / "hadaemon.pid"), *extra]
+        else:  # the single-process VRRP runner
+            argv = [PYTHON, "-m", "hadaemon.workers.vrrp", "-n", "-l", "-D", "-f", str(path),
+                    *extra]
+        p = self.topo.popen(self.ns[name], argv,
                             stdout=fh, stderr=subprocess.STDOUT, cwd=str(ROOT))
         fh.close()
         self.procs[name] = p

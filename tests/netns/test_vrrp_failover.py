@@ -51,8 +51,11 @@ def test_election_kill9_failover_and_preempt_back(lab: Lab) -> None:
     lab.wait_log("r2", MASTER)
     wait_for(lambda: lab.has_addr("r2", VIP), 10, what="VIP on r2")
     assert lab.client_sees(VIP) == lab.mac("r2")
-    garps = [f for f in arp.result() if f["eth_src"] == lab.mac("r2") and f["op"] == 1
-             and f["spa"] == VIP == f["tpa"]]
+    garps = [
+        f
+        for f in arp.result()
+        if f["eth_src"] == lab.mac("r2") and f["op"] == 1 and f["spa"] == VIP == f["tpa"]
+    ]
     assert len(garps) >= 5  # garp_master_repeat 5 (the delayed second burst is off here)
 
     # r1 comes back with the higher priority: it preempts; r2 returns to BACKUP
@@ -126,13 +129,18 @@ def test_ipv6_election_failover_and_unsolicited_na(lab: Lab) -> None:
 
 def test_unicast_peers(lab: Lab) -> None:
     def uc(me: int, peer: int, prio: int) -> str:
-        return hd_config(hd_instance(priority=prio, unicast_src_ip=f"10.0.0.{me}",
-                                     unicast_peer=[{"address": f"10.0.0.{peer}"}]))
+        return hd_config(
+            hd_instance(
+                priority=prio,
+                unicast_src_ip=f"10.0.0.{me}",
+                unicast_peer=[{"address": f"10.0.0.{peer}"}],
+            )
+        )
 
-    cap = Capture(lab.topo, lab.ns["r2"], 2.0, "vrrp")
     lab.start_hadaemon("r1", uc(1, 2, 150), "--no-bpf")
     lab.start_hadaemon("r2", uc(2, 1, 100), "--no-bpf")
     lab.wait_holder(VIP, "r1")
+    cap = Capture(lab.topo, lab.ns["r2"], 1.0, "vrrp")
     frames = [f for f in cap.result() if f["src"] == "10.0.0.1"]
     assert frames and all(f["dst"] == "10.0.0.2" for f in frames)
     lab.stop("r1")
@@ -141,10 +149,19 @@ def test_unicast_peers(lab: Lab) -> None:
 
 def test_track_script_lowers_priority_and_fails_over(lab: Lab, tmp_path: Path) -> None:
     flag = tmp_path / "down"
-    script = {"name": "chk", "script": {"args": ["/bin/sh", "-c", f"test ! -e {flag}"]},
-              "interval": 0.2, "weight": -60, "rise": 1, "fall": 1}
-    r1 = hd_config(hd_instance(priority=150, track_script=[{"name": "chk"}]),
-                   vrrp_scripts=[script], enable_script_security=True)
+    script = {
+        "name": "chk",
+        "script": {"args": ["/bin/sh", "-c", f"test ! -e {flag}"]},
+        "interval": 0.2,
+        "weight": -60,
+        "rise": 1,
+        "fall": 1,
+    }
+    r1 = hd_config(
+        hd_instance(priority=150, track_script=[{"name": "chk"}]),
+        vrrp_scripts=[script],
+        enable_script_security=True,
+    )
     lab.start_hadaemon("r1", r1, "--no-bpf")
     lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
     lab.wait_holder(VIP, "r1")
@@ -161,14 +178,20 @@ def test_notify_scripts(lab: Lab, tmp_path: Path) -> None:
     script.write_text(f'#!/bin/sh\necho "$*" >> {out}\n')
     script.chmod(0o755)
     conf = hd_config(
-        hd_instance(priority=150, notify={"args": [str(script)]},
-                    notify_master={"args": [str(script), "became-master"]}),
+        hd_instance(
+            priority=150,
+            notify={"args": [str(script)]},
+            notify_master={"args": [str(script), "became-master"]},
+        ),
         enable_script_security=True,
     )
     lab.start_hadaemon("r1", conf, "--no-bpf")
     lab.wait_holder(VIP, "r1")
-    wait_for(lambda: out.exists() and "INSTANCE VI_1 MASTER 150" in out.read_text(), 5,
-             what="generic notify")
+    wait_for(
+        lambda: out.exists() and "INSTANCE VI_1 MASTER 150" in out.read_text(),
+        5,
+        what="generic notify",
+    )
     wait_for(lambda: "became-master" in out.read_text(), 5, what="notify_master")
     assert out.read_text().splitlines()[0] == "INSTANCE VI_1 BACKUP 150"
     lab.stop("r1")
@@ -180,8 +203,9 @@ def test_notify_fifo_lines_while_running(lab: Lab, tmp_path: Path) -> None:
     os.mkfifo(fifo)
     rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        lab.start_hadaemon("r1", hd_config(hd_instance(priority=150), vrrp_notify_fifo=str(fifo)),
-                           "--no-bpf")
+        lab.start_hadaemon(
+            "r1", hd_config(hd_instance(priority=150), vrrp_notify_fifo=str(fifo)), "--no-bpf"
+        )
         lab.wait_holder(VIP, "r1")
         buf = b""
 
@@ -213,8 +237,11 @@ def test_sync_group_members_move_together(lab: Lab) -> None:
     lab.wait_holder("10.0.0.210", "r1")
     # r1 dies: both instances move to r2 together
     crash(lab, "r1")
-    wait_for(lambda: lab.has_addr("r2", VIP) and lab.has_addr("r2", "10.0.0.210"), 10,
-             what="both VIPs on r2")
+    wait_for(
+        lambda: lab.has_addr("r2", VIP) and lab.has_addr("r2", "10.0.0.210"),
+        10,
+        what="both VIPs on r2",
+    )
     assert "(G1) Sync group entering MASTER STATE" in lab.log("r2")
 
 
@@ -231,3 +258,116 @@ def _runner() -> list[str]:
     from helpers.vrrp_lab import PYTHON
 
     return [PYTHON, "-m", "hadaemon.workers.vrrp"]
+
+
+def test_track_interface_down_fails_over(lab: Lab) -> None:
+    # a second link in r1 to track: a veth pair whose far end we can take down
+    lab.topo.exec(
+        lab.ns["r1"], "ip", "link", "add", "eth2", "type", "veth", "peer", "name", "eth2p"
+    )
+    for dev in ("eth2", "eth2p"):
+        lab.topo.exec(lab.ns["r1"], "ip", "link", "set", dev, "up")
+    lab.start_hadaemon(
+        "r1",
+        hd_config(hd_instance(priority=150, track_interface=[{"name": "eth2", "weight": -60}])),
+        "--no-bpf",
+    )
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    lab.topo.exec(lab.ns["r1"], "ip", "link", "set", "eth2p", "down")  # eth2 loses carrier
+    lab.wait_holder(VIP, "r2")
+    lab.wait_log("r1", r"Changing effective priority from 150 to 90")
+    lab.topo.exec(lab.ns["r1"], "ip", "link", "set", "eth2p", "up")
+    lab.wait_holder(VIP, "r1")
+
+
+def test_track_interface_weight_zero_means_fault(lab: Lab) -> None:
+    lab.topo.exec(
+        lab.ns["r1"], "ip", "link", "add", "eth2", "type", "veth", "peer", "name", "eth2p"
+    )
+    for dev in ("eth2", "eth2p"):
+        lab.topo.exec(lab.ns["r1"], "ip", "link", "set", dev, "up")
+    lab.start_hadaemon(
+        "r1", hd_config(hd_instance(priority=150, track_interface=[{"name": "eth2"}])), "--no-bpf"
+    )
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    cap = Capture(lab.topo, lab.ns["client"], 1.5, "vrrp")
+    lab.topo.exec(lab.ns["r1"], "ip", "link", "set", "eth2p", "down")
+    lab.wait_log("r1", r"Entering FAULT STATE")
+    lab.wait_holder(VIP, "r2")
+    # MASTER -> FAULT sends a priority-0 advert (keepalived), so r2 waits only Skew_Time
+    assert any(f["src"] == "10.0.0.1" and f["prio"] == 0 for f in cap.result())
+
+
+def test_hanging_notify_script_does_not_disturb_adverts(lab: Lab, tmp_path: Path) -> None:
+    hang = tmp_path / "hang.sh"
+    hang.write_text("#!/bin/sh\nsleep 60\n")
+    hang.chmod(0o755)
+    lab.start_hadaemon(
+        "r1",
+        hd_config(
+            hd_instance(
+                priority=150, notify_master={"args": [str(hang)]}, notify={"args": [str(hang)]}
+            ),
+            child_wait_time=1.0,
+        ),
+        "--no-bpf",
+    )
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    lab.wait_log("r2", BACKUP)
+    # adverts keep flowing while two notify scripts hang: the backup never takes over
+    with pytest.raises(AssertionError):
+        lab.wait_log("r2", MASTER, timeout_s=2.0)
+    assert lab.stop("r1") == 0  # stopping waits child_wait_time for them, then kills them
+    lab.wait_holder(VIP, "r2")
+
+
+def test_preempt_delay(lab: Lab) -> None:
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.wait_holder(VIP, "r2")
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, preempt_delay=1.5)), "--no-bpf")
+    lab.wait_log("r1", BACKUP)
+    with pytest.raises(AssertionError):  # not before preempt_delay
+        lab.wait_log("r1", MASTER, timeout_s=1.0)
+    lab.wait_holder(VIP, "r1", timeout_s=10)
+
+
+def test_virtual_routes_and_rules_follow_mastership(lab: Lab) -> None:
+    inst = dict(
+        virtual_routes=[
+            {"dst": "10.77.0.0/16", "via": "10.0.0.254", "dev": "eth1", "table": "100"}
+        ],
+        virtual_rules=[{"from_": "10.0.0.200/32", "table": "100", "priority": 1000}],
+    )
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, **inst)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+
+    def routes() -> str:
+        return lab.topo.exec(lab.ns["r1"], "ip", "route", "show", "table", "100").stdout
+
+    def rules() -> str:
+        return lab.topo.exec(lab.ns["r1"], "ip", "rule", "show").stdout
+
+    wait_for(lambda: "10.77.0.0/16 via 10.0.0.254" in routes(), 5, what="virtual route")
+    assert "from 10.0.0.200 lookup 100" in rules()
+    assert lab.stop("r1") == 0
+    assert routes() == "" and "10.0.0.200" not in rules()
+
+
+def test_vrrpv3_10ms_adverts(lab: Lab) -> None:
+    """VRRPv3 at the smallest interval (1 cs) with SCHED_FIFO: election and failover."""
+    rt = {"vrrp_rt_priority": 50}
+    lab.start_hadaemon(
+        "r1", hd_config(hd_instance(priority=150, advert_int=0.01), **rt), "--no-bpf"
+    )
+    lab.start_hadaemon(
+        "r2", hd_config(hd_instance(priority=100, advert_int=0.01), **rt), "--no-bpf"
+    )
+    lab.wait_holder(VIP, "r1")
+    cap = Capture(lab.topo, lab.ns["client"], 0.5, "vrrp")
+    frames = [f for f in cap.result() if f["src"] == "10.0.0.1"]
+    assert len(frames) > 20  # about 50 in 0.5 s
+    lab.stop("r1")
+    lab.wait_holder(VIP, "r2")

@@ -110,8 +110,9 @@ def test_equal_priority_tie_break_with_keepalived(lab: Lab) -> None:
 def test_ipv6_with_keepalived(lab: Lab) -> None:
     vip6 = "fd00::200"
     lab.start_keepalived("r1", ka_config(priority=150, vrid=52, vips=(f"{vip6}/64",)))
-    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100, vrid=52, vips=(f"{vip6}/64",))),
-                       "--no-bpf")
+    lab.start_hadaemon(
+        "r2", hd_config(hd_instance(priority=100, vrid=52, vips=(f"{vip6}/64",))), "--no-bpf"
+    )
     lab.wait_holder(vip6, "r1")
     lab.wait_log("r2", BACKUP)
     with pytest.raises(AssertionError):
@@ -123,9 +124,15 @@ def test_ipv6_with_keepalived(lab: Lab) -> None:
 def test_unicast_with_keepalived(lab: Lab) -> None:
     ka_uc = "    unicast_src_ip 10.0.0.1\n    unicast_peer {\n        10.0.0.2\n    }\n"
     lab.start_keepalived("r1", ka_config(priority=150, extra=ka_uc))
-    lab.start_hadaemon("r2", hd_config(hd_instance(
-        priority=100, unicast_src_ip="10.0.0.2", unicast_peer=[{"address": "10.0.0.1"}])),
-        "--no-bpf")
+    lab.start_hadaemon(
+        "r2",
+        hd_config(
+            hd_instance(
+                priority=100, unicast_src_ip="10.0.0.2", unicast_peer=[{"address": "10.0.0.1"}]
+            )
+        ),
+        "--no-bpf",
+    )
     lab.wait_holder(VIP, "r1")
     lab.wait_log("r2", BACKUP)
     with pytest.raises(AssertionError):
@@ -142,10 +149,14 @@ KA_AUTH = "    authentication {\n        auth_type PASS\n        auth_pass %s\n 
 
 
 def test_v2_pass_auth_match(lab: Lab) -> None:
-    lab.start_hadaemon("r1", ka_config(priority=150, state="MASTER", version=2, advert_int=1,
-                                       extra=KA_AUTH % "s3cret"), "--no-bpf")
-    lab.start_keepalived("r2", ka_config(priority=100, version=2, advert_int=1,
-                                         extra=KA_AUTH % "s3cret"))
+    lab.start_hadaemon(
+        "r1",
+        ka_config(priority=150, state="MASTER", version=2, advert_int=1, extra=KA_AUTH % "s3cret"),
+        "--no-bpf",
+    )
+    lab.start_keepalived(
+        "r2", ka_config(priority=100, version=2, advert_int=1, extra=KA_AUTH % "s3cret")
+    )
     lab.wait_holder(VIP, "r1")
     lab.wait_log("r2", BACKUP)
     # keepalived's Master_Down_Interval is 3.6 s: it must still be BACKUP well after that
@@ -154,11 +165,26 @@ def test_v2_pass_auth_match(lab: Lab) -> None:
 
 
 def test_v2_pass_auth_mismatch(lab: Lab) -> None:
-    lab.start_keepalived("r1", ka_config(priority=150, state="MASTER", version=2, advert_int=1,
-                                         extra=KA_AUTH % "right"))
-    lab.start_hadaemon("r2", hd_config(hd_instance(
-        priority=100, version=2, advert_int=1, **_v2_auth("wrong"))), "--no-bpf")
+    lab.start_keepalived(
+        "r1",
+        ka_config(priority=150, state="MASTER", version=2, advert_int=1, extra=KA_AUTH % "right"),
+    )
+    lab.start_hadaemon(
+        "r2",
+        hd_config(hd_instance(priority=100, version=2, advert_int=1, **_v2_auth("wrong"))),
+        "--no-bpf",
+    )
     lab.wait_holder(VIP, "r1")
     # hadaemon drops keepalived's adverts (wrong password) and takes the VIP too
     wait_for(lambda: lab.has_addr("r2", VIP), 10, what="VIP on hadaemon despite keepalived")
     assert re.search(r"from 10\.0\.0\.1: .*(password|auth)", lab.log("r2"))
+
+
+def test_full_daemon_cli_with_keepalived_peer(lab: Lab) -> None:
+    """``hadaemon -n -l -D -f keepalived.conf`` (supervisor + vrrp worker) against keepalived."""
+    lab.start_keepalived("r2", ka_config(priority=100))
+    lab.start_hadaemon("r1", ka_config(priority=150), "--no-bpf", cli=True)
+    lab.wait_holder(VIP, "r1", timeout_s=20)
+    lab.wait_log("r2", BACKUP)
+    assert lab.stop("r1", timeout_s=20) == 0  # SIGTERM: prio 0, VIP removed
+    lab.wait_holder(VIP, "r2")
