@@ -23,6 +23,34 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from helpers.bpf_packets import VRRP_GROUP4, VRRP_GROUP6, ipv4, vrrp_payload  # noqa: E402
 
 
+def send_specs(ifname: str, specs: list[str]) -> int:
+    """Send COUNT packets for each FAMILY:VRID:TTL:COUNT spec (one process for many sends)."""
+    total = 0
+    for spec in specs:
+        fam, vrid, ttl, count = spec.split(":")
+        sys.argv = [
+            sys.argv[0],
+            ifname,
+            "--family",
+            fam,
+            "--vrid",
+            vrid,
+            "--ttl",
+            ttl,
+            "--count",
+            count,
+        ]
+        import contextlib
+        import io
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            main()
+        total += json.loads(buf.getvalue())["sent"]
+    print(json.dumps({"sent": total}), flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("ifname")
@@ -46,7 +74,15 @@ def main() -> int:
         action="store_true",
         help="IPv4: number the packets in the first address (10.1.hi.lo)",
     )
+    ap.add_argument(
+        "--spec",
+        action="append",
+        default=[],
+        help="FAMILY:VRID:TTL:COUNT, repeatable: send each (other options ignored)",
+    )
     a = ap.parse_args()
+    if a.spec:
+        return send_specs(a.ifname, a.spec)
     ifindex = socket.if_nametoindex(a.ifname)
     if a.family == 4:
         src = a.src or "10.0.0.1"
