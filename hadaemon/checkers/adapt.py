@@ -163,9 +163,7 @@ def from_config(cfg: Any) -> CheckerConfig:
     for vs in cfg.virtual_servers:
         rss = []
         for rs in vs.real_servers:
-            checks = tuple(
-                s for c in rs.checkers if (s := _check(cfg, vs, rs, c)) is not None
-            )
+            checks = tuple(s for c in rs.checkers if (s := _check(cfg, vs, rs, c)) is not None)
             user = None
             if rs.notify_up is not None and rs.notify_up.user:
                 user = (rs.notify_up.user, rs.notify_up.group)

@@ -19,6 +19,12 @@ from hadaemon.checkers.spec import CheckSpec
 log = logging.getLogger("hadaemon.checkers")
 
 
+def attempt_cap_s(spec: CheckSpec) -> float:
+    """Hard limit for one attempt, against peers that drip bytes under every read timeout."""
+    misc_s = spec.misc.misc_timeout_s if spec.misc and spec.misc.misc_timeout_s else 0.0
+    return max(spec.connect_timeout_s, misc_s) + spec.delay_loop_s + 1.0
+
+
 class CheckScheduler:
     """Drives a ``HealthEngine`` on the running asyncio loop."""
 
@@ -79,7 +85,12 @@ class CheckScheduler:
                 state.postpone(loop.time() + spec.delay_loop_s)
                 continue
             try:
-                result = await self._probe(spec)
+                async with asyncio.timeout(attempt_cap_s(spec)):
+                    result = await self._probe(spec)
+            except TimeoutError:
+                result = ProbeResult(
+                    False, f"{spec.kind} attempt exceeded {attempt_cap_s(spec):.1f} s (slow peer)"
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never let one checker kill the loop

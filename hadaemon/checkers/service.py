@@ -91,9 +91,34 @@ def prepare(cfg: CheckerConfig) -> CheckerConfig:
                         log.warning("Disabling misc script %s: %s", c.misc.misc_path, why)
                         c = replace(c, misc=replace(c.misc, disabled_reason=why))
                 checks.append(c)
-            rss.append(replace(rs, checkers=tuple(checks)))
-        vss.append(replace(vs, real_servers=tuple(rss)))
+            rss.append(
+                replace(
+                    rs,
+                    checkers=tuple(checks),
+                    notify_up=_vet(rs.notify_up, cfg, "notify_up"),
+                    notify_down=_vet(rs.notify_down, cfg, "notify_down"),
+                )
+            )
+        vss.append(
+            replace(
+                vs,
+                real_servers=tuple(rss),
+                quorum_up=_vet(vs.quorum_up, cfg, "quorum_up"),
+                quorum_down=_vet(vs.quorum_down, cfg, "quorum_down"),
+            )
+        )
     return replace(cfg, virtual_servers=tuple(vss))
+
+
+def _vet(argv: tuple[str, ...] | None, cfg: CheckerConfig, what: str) -> tuple[str, ...] | None:
+    """Drop a notify/quorum script that cannot or must not run (keepalived disables it)."""
+    if not argv:
+        return argv
+    why = script_problem(argv, cfg.enable_script_security)
+    if why is not None:
+        log.warning("Disabling %s script %s: %s", what, argv[0], why)
+        return None
+    return argv
 
 
 class CheckerService:

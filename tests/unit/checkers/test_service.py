@@ -119,3 +119,22 @@ def test_omega_runs_notify_down_at_stop(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert out.read_text() == "bye\n"
+
+
+def test_prepare_disables_missing_noexec_and_insecure_scripts(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from hadaemon.checkers.service import prepare
+
+    script = tmp_path / "n.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    cfg = config(tmp_path / "x", notify_down=(str(script),))
+    assert prepare(cfg).virtual_servers[0].real_servers[0].notify_down == (str(script),)
+    # under /tmp (world-writable) the script is insecure with enable_script_security
+    secure = prepare(replace(cfg, enable_script_security=True))
+    assert secure.virtual_servers[0].real_servers[0].notify_down is None
+    missing = prepare(config(tmp_path / "x", notify_down=(str(tmp_path / "nope"),)))
+    assert missing.virtual_servers[0].real_servers[0].notify_down is None
+    assert prepare(config(tmp_path / "x", notify_down=("/bin/true",))).virtual_servers[
+        0].real_servers[0].notify_down == ("/bin/true",)
