@@ -343,3 +343,38 @@ def test_metrics_endpoint_in_netns(tmp_path: Path, sups: list[Sup]) -> None:
         for s in sups:
             s.close()
         topo.close()
+
+
+def test_daemonizes_without_foreground(tmp_path: Path, sups: list[Sup]) -> None:
+    sup = Sup(tmp_path, base_conf(tmp_path))
+    sups.append(sup)
+    argv = [a for a in sup.argv() if a != "-n"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    pidfile = sup.run_dir / "hadaemon.pid"
+    daemon_pid = wait_for(
+        lambda: pidfile.exists() and pidfile.read_text().strip(), 20, 0.05, "pid file"
+    )
+    daemon_pid = int(daemon_pid)
+    sup.seen_pids.add(daemon_pid)
+    doc = wait_for(
+        lambda: (
+            (d := sup.status())
+            and all(w["state"] == "RUNNING" for w in d["workers"].values())
+            and len(d["workers"]) == 3
+            and d
+        ),
+        20,
+        0.05,
+        "daemon running",
+    )
+    assert doc["hadaemon"]["pid"] == daemon_pid
+    # detached: its own session, not a child of the launcher
+    with open(f"/proc/{daemon_pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    session = int(fields[3])
+    # double fork: a new session (setsid), and not its leader (cannot regain a terminal)
+    assert session != os.getsid(0) and session != daemon_pid
+    os.kill(daemon_pid, signal.SIGTERM)
+    wait_for(lambda: not is_our_worker(daemon_pid), 20, 0.05, "daemon stopped")
+    assert not pidfile.exists()
