@@ -14,8 +14,10 @@ What it does, in keepalived's order (lib/parser.c, keepalived.conf(5) "ADVANCED 
    ``${_RANDOM [MIN [MAX]]}``, ``${_ENV VAR}``, ``${_HASH}``, ``${_BANG}``.
 5. ``~SEQ(var, [start,] [step,] end)``, ``~SEQx(...)`` (hex) and ``~LST(var, v1, v2 ...)``:
    repeat the rest of the line with ``$var`` set.
-6. Words: split on white space; ``{`` and ``}`` are tokens of their own; ``"..."`` and
-   ``'...'`` quote (quotes may start mid-word), with shell escapes inside quotes.
+6. Words: split on white space; ``{`` and ``}`` are tokens of their own; ``"..."`` quotes
+   (also mid-word) with shell escapes inside. Single quotes are literal here, as in keepalived's
+   tokenizer (an apostrophe in ``router_id node's`` must not swallow the line); they group
+   arguments when a script string is split (:func:`split_script`).
 
 Every token carries its :class:`~hadaemon.config.model.Location`. Bad bytes (NUL, control
 characters, invalid UTF-8) are reported as errors with their position.
@@ -116,7 +118,7 @@ class _Multi:
 
 
 def _strip_comment(text: str) -> str:
-    """Remove a ``#``/``!`` comment that is outside quotes."""
+    """Remove a ``#``/``!`` comment that is outside double quotes (keepalived ``decomment``)."""
     if "#" not in text and "!" not in text:
         return text
     quote = ""
@@ -130,7 +132,7 @@ def _strip_comment(text: str) -> str:
                 continue
             if c == quote:
                 quote = ""
-        elif c in "\"'":
+        elif c == '"':
             quote = c
         elif c in "#!":
             return text[:i]
@@ -177,7 +179,7 @@ def _tokenize(src: _Src, braces: bool = True) -> Iterator[Token]:
     text = src.text
     file = src.file
     line = src.line
-    if "'" not in text and '"' not in text:  # fast path: no quoting on this line
+    if '"' not in text:  # fast path: no quoting on this line
         pattern = _WORD_RE if braces else _PLAIN_WORD_RE
         for m in pattern.finditer(text):
             yield Token(m.group(), file, line, m.start() + 1)
@@ -198,7 +200,7 @@ def _tokenize(src: _Src, braces: bool = True) -> Iterator[Token]:
         quoted = False
         while i < n:
             c = text[i]
-            if c in "\"'":
+            if c == '"':
                 quoted = True
                 q = c
                 i += 1
@@ -311,7 +313,7 @@ class Lexer:
             self.diags.error(err, at)
             return None
         try:
-            return data.decode("utf-8")
+            return data.decode("utf-8").removeprefix("\ufeff")
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
             col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1

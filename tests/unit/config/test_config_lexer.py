@@ -16,8 +16,8 @@ def lex(text: str, config_id: str = "main") -> tuple[list[list[str]], Diagnostic
 
 
 def test_comments_quotes_and_braces() -> None:
-    lines, d = lex('a { b "c d" # x\n! whole line\ne f!g\n"q#1" x\'y z\'w {}a"{"\n')
-    assert lines == [["a", "{", "b", "c d"], ["e", "f"], ["q#1", "xy zw", "{", "}", "a{"]]
+    lines, d = lex('a { b "c d" # x\n! whole line\ne f!g\n"q#1" x"y z"w {}a"{" it\'s # c\n')
+    assert lines == [["a", "{", "b", "c d"], ["e", "f"], ["q#1", "xy zw", "{", "}", "a{", "it's"]]
     assert d.items == []
 
 
