@@ -1609,7 +1609,7 @@ def _pending_checker(kind: str, p: Parser, st: Stmt, acc: Acc) -> Any:
 def _real_server_block() -> Block:
     b = Block("real_server")
     _common_checker_kws(b)
-    b.add("weight", integer("weight", 0, 2**31 - 1))
+    b.add("weight", integer("weight", 0, 65535))
     b.add("lvs_method", _lvs_method())
     b.alias("lb_kind", "lvs_method")
     b.add("notify_up", script("notify_up"))
@@ -1678,6 +1678,7 @@ def _virtual_server_block() -> Block:
     b.add("quorum_down", script("quorum_down"))
     b.add("quorum", integer("quorum", 0, 2**31 - 1))
     b.add("hysteresis", integer("hysteresis", 0, 2**31 - 1))
+    b.add("weight", integer("weight", 1, 65535))
     b.add("inhibit_on_failure", flag("inhibit_on_failure"))
 
     def sorry_server(p: Parser, st: Stmt, acc: Acc) -> None:
@@ -2064,6 +2065,7 @@ def _finish_rs(p: Parser, st: Stmt, acc: Acc, vs: Acc) -> m.RealServer | None:
     for k in ("retry", "delay_before_retry", "warmup", "connect_timeout"):
         acc.pop(k, None)
     acc.setdefault("lvs_method", vs.get("lvs_method", "NAT"))
+    acc.setdefault("weight", vs.get("weight", 1))
     if "tunnel_type" not in acc and vs.get("tunnel_type") and acc["lvs_method"] == "TUN":
         acc["tunnel_type"] = vs["tunnel_type"]
     acc.setdefault("inhibit_on_failure", vs.get("inhibit_on_failure", False))

@@ -1063,6 +1063,8 @@ class VirtualServer(Node):
     persistence_engine: str | None = None
     quorum: int = 1
     hysteresis: int = 0
+    weight: int = 1
+    """default weight of its real servers"""
     quorum_up: Script | None = None
     quorum_down: Script | None = None
     sorry_server: SorryServer | None = None
