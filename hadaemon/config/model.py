@@ -23,7 +23,7 @@ import types
 import typing
 from collections.abc import Iterator
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, NamedTuple, TypeVar, Union
 
 __all__ = [
     "Location",
@@ -78,9 +78,11 @@ __all__ = [
 T = TypeVar("T", bound="Node")
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """Where a token or object came from: file path, 1-based line and column."""
+class Location(NamedTuple):
+    """Where a token or object came from: file path, 1-based line and column.
+
+    A NamedTuple (immutable, hashable, cheap to create: the parser makes one per statement).
+    """
 
     file: str
     line: int
