@@ -1,7 +1,8 @@
 """Run a ``CheckerService`` inside a namespace and watch what it emits.
 
-The harness process (``python -m helpers.checker_harness CONFIG.pickle``) prints one JSON line
-per event: ``{"kind": "real_server_state"|..., "body": ...}``, ``{"kind": "attempt", "cid": [..],
+The harness process (``python -m helpers.checker_harness CONFIG``; CONFIG is a pickled
+``CheckerConfig`` or a keepalived.conf parsed by ``hadaemon.config``) prints one JSON line per
+event: ``{"kind": "real_server_state"|..., "body": ...}``, ``{"kind": "attempt", "cid": [..],
 "ok": bool, "reason": str}`` and ``{"kind": "log", "msg": ...}``; SIGTERM stops the service
 (omega scripts run) and prints ``{"kind": "stopped"}``.
 """
@@ -41,8 +42,13 @@ class _JsonLog(logging.Handler):
 async def _amain(path: str) -> None:
     from hadaemon.checkers.service import CheckerService
 
-    with open(path, "rb") as fh:
-        cfg = pickle.load(fh)
+    if path.endswith(".conf"):
+        from hadaemon.config import load
+
+        cfg = load(path).config
+    else:
+        with open(path, "rb") as fh:
+            cfg = pickle.load(fh)
     logging.getLogger("hadaemon.checkers").addHandler(_JsonLog())
     logging.getLogger("hadaemon.checkers").setLevel(logging.INFO)
     svc = CheckerService(
@@ -66,8 +72,12 @@ class CheckerRun:
     """A harness process in namespace ``ns`` and the events it printed so far."""
 
     def __init__(self, topo: Topology, ns: str, config: Any, tmp_path: Path) -> None:
-        cfg_path = tmp_path / f"checker-{time.monotonic_ns()}.pickle"
-        cfg_path.write_bytes(pickle.dumps(config))
+        if isinstance(config, str):  # keepalived.conf text: parsed by hadaemon.config
+            cfg_path = tmp_path / f"checker-{time.monotonic_ns()}.conf"
+            cfg_path.write_text(config)
+        else:
+            cfg_path = tmp_path / f"checker-{time.monotonic_ns()}.pickle"
+            cfg_path.write_bytes(pickle.dumps(config))
         env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests'}")
         self.proc = topo.popen(ns, [sys.executable, "-m", "helpers.checker_harness",
                                     str(cfg_path)], env=env, cwd=str(ROOT),
