@@ -210,6 +210,7 @@ def from_config(cfg: Any) -> CheckerConfig:
     return CheckerConfig(
         virtual_servers=tuple(vss),
         lvs_notify_fifo=g.lvs_notify_fifo,
+        lvs_notify_fifo_script=_argv(g.lvs_notify_fifo_script),
         enable_script_security=bool(g.enable_script_security),
         script_user=(g.script_user, g.script_group) if g.script_user else None,
         checker_log_all_failures=bool(g.checker_log_all_failures),

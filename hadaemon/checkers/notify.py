@@ -67,12 +67,21 @@ class ScriptRunner:
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
+        self._daemons: set[asyncio.Task[None]] = set()
 
-    def run(self, argv: tuple[str, ...], user: tuple[str, str | None] | None, why: str) -> None:
-        """Start ``argv`` in the background."""
+    def run(
+        self,
+        argv: tuple[str, ...],
+        user: tuple[str, str | None] | None,
+        why: str,
+        *,
+        daemon: bool = False,
+    ) -> None:
+        """Start ``argv`` in the background; a ``daemon`` (FIFO reader) is killed at close."""
         task = asyncio.get_running_loop().create_task(self._run(argv, user, why))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        group = self._daemons if daemon else self._tasks
+        group.add(task)
+        task.add_done_callback(group.discard)
 
     async def _run(
         self, argv: tuple[str, ...], user: tuple[str, str | None] | None, why: str
@@ -104,10 +113,11 @@ class ScriptRunner:
             log.info("%s script %s exited with status %d", why, argv[0], rc)
 
     async def close(self, timeout_s: float = 5.0) -> None:
-        """Give running scripts ``timeout_s`` to finish, then kill them."""
-        if not self._tasks:
-            return
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        """Give running scripts ``timeout_s`` to finish, then kill them and the daemons."""
+        pending: set[asyncio.Task[None]] = set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        pending |= self._daemons
         for t in pending:
             t.cancel()
         if pending:

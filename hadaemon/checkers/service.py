@@ -145,10 +145,19 @@ class CheckerService:
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        """Start every checker."""
+        """Start every checker (and the ``lvs_notify_fifo_script`` reading the FIFO)."""
         _install_pidfd_watcher()
         self._running = True
-        self._start_engine(self._config, None)
+        cfg = self._config
+        if cfg.lvs_notify_fifo and cfg.lvs_notify_fifo_script:
+            self._fifo = FifoWriter(cfg.lvs_notify_fifo)
+            try:
+                self._fifo.open()
+                argv = (*cfg.lvs_notify_fifo_script, cfg.lvs_notify_fifo)
+                self._scripts.run(argv, cfg.script_user, "lvs_notify_fifo_script", daemon=True)
+            except OSError as exc:
+                log.warning("lvs_notify_fifo %s: %s", cfg.lvs_notify_fifo, exc)
+        self._start_engine(cfg, None)
 
     async def stop(self, run_omega: bool = True) -> None:
         """Stop every checker; with ``omega`` run the down notifiers first."""

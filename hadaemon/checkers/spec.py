@@ -203,6 +203,8 @@ class CheckerConfig:
 
     virtual_servers: tuple[VirtualServerSpec, ...] = ()
     lvs_notify_fifo: str | None = None
+    #: started at start-up with the FIFO path appended; reads the FIFO (keepalived semantics)
+    lvs_notify_fifo_script: tuple[str, ...] | None = None
     enable_script_security: bool = False
     #: default user for scripts (global ``script_user``); None = run as ourselves
     script_user: tuple[str, str | None] | None = None

@@ -138,3 +138,26 @@ def test_prepare_disables_missing_noexec_and_insecure_scripts(tmp_path: Path) ->
     assert missing.virtual_servers[0].real_servers[0].notify_down is None
     assert prepare(config(tmp_path / "x", notify_down=("/bin/true",))).virtual_servers[
         0].real_servers[0].notify_down == ("/bin/true",)
+
+
+def test_lvs_notify_fifo_script_reads_the_fifo_lines(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    f = tmp_path / "state"
+    f.write_text("0")
+    fifo = tmp_path / "lvs.fifo"
+    out = tmp_path / "fifo.out"
+    cfg = replace(config(f), lvs_notify_fifo=str(fifo),
+                  lvs_notify_fifo_script=("/bin/sh", "-c", f'while read l; do echo "$l" >> {out};'
+                                          ' done < "$0"'))
+
+    async def main() -> None:
+        svc = CheckerService(cfg, lambda k, b: None)
+        await svc.start()
+        await asyncio.sleep(0.1)
+        f.write_text("1")
+        await until(lambda: out.exists() and "DOWN" in out.read_text())
+        await svc.stop()
+
+    asyncio.run(main())
+    assert out.read_text().splitlines()[0] == "RS [10.0.0.11]:tcp:80 [192.0.2.1]:tcp:80 DOWN"
