@@ -52,7 +52,18 @@ class IpvsSocket(Protocol):
 
 
 def available() -> bool:
-    """True when the kernel has IPVS (its generic-netlink family resolves)."""
+    """True when the kernel has IPVS (its generic-netlink family resolves).
+
+    Safe to call from inside a running asyncio loop (pyroute2's sync sockets run their own loop,
+    so the probe runs on a helper thread).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs-probe") as pool:
+        return pool.submit(_probe).result(timeout=10)
+
+
+def _probe() -> bool:
     try:
         from pyroute2 import IPVS
         from pyroute2.netlink.exceptions import NetlinkError
@@ -194,16 +205,40 @@ def parse_dump(sock: IpvsSocket) -> dict[SvcKey, SvcRec]:
     return out
 
 
+class ThreadedIpvs:
+    """``pyroute2.IPVS`` on a helper thread: its sync API cannot run inside an asyncio loop."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs")
+        self._sock: Any = self._pool.submit(self._open).result(timeout=10)
+
+    @staticmethod
+    def _open() -> Any:
+        from pyroute2 import IPVS
+
+        return IPVS()
+
+    def service(self, command: str, service: Any = None) -> Any:
+        return self._pool.submit(
+            lambda: list(self._sock.service(command, service=service) or [])
+        ).result(timeout=10)
+
+    def dest(self, command: str, service: Any, dest: Any = None) -> Any:
+        return self._pool.submit(
+            lambda: list(self._sock.dest(command, service=service, dest=dest) or [])
+        ).result(timeout=10)
+
+
 class IpvsBackend:
-    """IPVS data path. ``sock`` defaults to ``pyroute2.IPVS()``."""
+    """IPVS data path. ``sock`` defaults to ``pyroute2.IPVS()`` on a helper thread."""
 
     name = "ipvs"
 
     def __init__(self, sock: IpvsSocket | None = None) -> None:
         if sock is None:
-            from pyroute2 import IPVS
-
-            sock = IPVS()
+            sock = ThreadedIpvs()
         self.sock: IpvsSocket = sock
         self._applied: dict[str, Service] = {}
         self._kernel: dict[SvcKey, SvcRec] = {}

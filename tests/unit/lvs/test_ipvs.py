@@ -220,3 +220,27 @@ def test_kernel_error_becomes_backend_error() -> None:
     b._applied.clear()
     with pytest.raises(BackendError, match="File exists"):
         b.apply(reconcile([svc((1, 1))], b.cached_actual()), [svc((1, 1))])
+
+
+def test_probe_and_backend_selection_work_inside_a_running_loop() -> None:
+    """The LVS worker selects its backend from inside asyncio (pyroute2 sync API trap)."""
+    import asyncio
+    import os
+
+    from hadaemon.lvs import ipvs
+
+    async def probe() -> bool:
+        return ipvs.available()
+
+    have = asyncio.run(probe())
+    assert isinstance(have, bool)
+    if os.path.exists("/proc/net/ip_vs"):
+        return
+    assert have is False  # this kernel: no IPVS, and no "event loop is already running"
+    pytest.importorskip("nftables")
+    from hadaemon.lvs.service import select_backend
+
+    async def pick() -> str:
+        return select_backend().name
+
+    assert asyncio.run(pick()) == "nft"
