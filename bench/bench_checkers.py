@@ -74,18 +74,39 @@ def _specs(kind: str, n: int) -> object:
     rss = []
     for i in range(n):
         if kind == "tcp":
-            c = CheckSpec(kind="TCP_CHECK", connect_ip=SRV_IP, connect_port=TCP_BASE_PORT + i,
-                          connect_timeout_s=1.0, retry=1, delay_before_retry_s=1.0,
-                          delay_loop_s=1.0, warmup_s=1.0)
+            c = CheckSpec(
+                kind="TCP_CHECK",
+                connect_ip=SRV_IP,
+                connect_port=TCP_BASE_PORT + i,
+                connect_timeout_s=1.0,
+                retry=1,
+                delay_before_retry_s=1.0,
+                delay_loop_s=1.0,
+                warmup_s=1.0,
+            )
         else:
-            c = CheckSpec(kind="HTTP_GET", connect_ip=SRV_IP, connect_port=HTTP_PORT,
-                          connect_timeout_s=1.0, retry=1, delay_before_retry_s=1.0,
-                          delay_loop_s=1.0, warmup_s=1.0,
-                          http=HttpSpec(urls=(UrlSpec("/", digest=None),)))
+            c = CheckSpec(
+                kind="HTTP_GET",
+                connect_ip=SRV_IP,
+                connect_port=HTTP_PORT,
+                connect_timeout_s=1.0,
+                retry=1,
+                delay_before_retry_s=1.0,
+                delay_loop_s=1.0,
+                warmup_s=1.0,
+                http=HttpSpec(urls=(UrlSpec("/", digest=None),)),
+            )
         rss.append(RealServerSpec(ip=SRV_IP, port=TCP_BASE_PORT + i, checkers=(c,)))
-    return CheckerConfig(virtual_servers=(VirtualServerSpec(
-        key=fmt_service("192.168.100.100", 80), ip="192.168.100.100", port=80,
-        real_servers=tuple(rss)),))
+    return CheckerConfig(
+        virtual_servers=(
+            VirtualServerSpec(
+                key=fmt_service("192.168.100.100", 80),
+                ip="192.168.100.100",
+                port=80,
+                real_servers=tuple(rss),
+            ),
+        )
+    )
 
 
 async def _check(kind: str, n: int, duration_s: float) -> None:
@@ -119,14 +140,19 @@ async def _check(kind: str, n: int, duration_s: float) -> None:
     late = sorted(sched.late_samples)
     await svc.stop(run_omega=False)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    print(json.dumps({
-        "cpu_pct": 100.0 * cpu / wall,
-        "checks_per_s": attempts / wall,
-        "late_p50_ms": 1000 * late[len(late) // 2] if late else 0.0,
-        "late_p99_ms": 1000 * late[int(len(late) * 0.99)] if late else 0.0,
-        "late_max_ms": 1000 * late[-1] if late else 0.0,
-        "down_events": downs,
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "cpu_pct": 100.0 * cpu / wall,
+                "checks_per_s": attempts / wall,
+                "late_p50_ms": 1000 * late[len(late) // 2] if late else 0.0,
+                "late_p99_ms": 1000 * late[int(len(late) * 0.99)] if late else 0.0,
+                "late_max_ms": 1000 * late[-1] if late else 0.0,
+                "down_events": downs,
+            }
+        ),
+        flush=True,
+    )
 
 
 # -- orchestration --------------------------------------------------------------------------
@@ -167,9 +193,23 @@ def _keepalived(topo: object, lb: str, n: int, duration_s: float) -> str:
     try:
         conf = tmp / "keepalived.conf"
         conf.write_text(_keepalived_conf(n))
-        p = topo.popen(lb, [exe, "-C", "-n", "-l", "-f", str(conf),  # type: ignore[attr-defined]
-                            "-p", str(tmp / "ka.pid"), "-c", str(tmp / "ck.pid")],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = topo.popen(
+            lb,
+            [
+                exe,
+                "-C",
+                "-n",
+                "-l",
+                "-f",
+                str(conf),  # type: ignore[attr-defined]
+                "-p",
+                str(tmp / "ka.pid"),
+                "-c",
+                str(tmp / "ck.pid"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 5
         child = None
         while time.monotonic() < deadline and child is None:
@@ -222,16 +262,20 @@ def main() -> int:
         lb, srv = topo.ns("lb"), topo.ns("srv")
         topo.lan([(lb, "eth1", [f"{LB_IP}/24"]), (srv, "eth1", [f"{SRV_IP}/24"])])
         topo.exec(srv, "sysctl", "-q", "-w", "net.core.somaxconn=4096")
-        server = topo.popen(srv, [sys.executable, __file__, "--serve", str(args.servers)],
-                            stderr=subprocess.DEVNULL)
+        server = topo.popen(
+            srv,
+            [sys.executable, __file__, "--serve", str(args.servers)],
+            stderr=subprocess.DEVNULL,
+        )
         assert server.stdout is not None
         if b"READY" not in server.stdout.readline():
             print("bench_checkers: listeners did not start", file=sys.stderr)
             return 1
         results = {}
         for kind, n in (("tcp", args.servers), ("http", args.http)):
-            r = topo.exec(lb, sys.executable, __file__, "--inner", kind, str(n),
-                          str(args.duration))
+            r = topo.exec(
+                lb, sys.executable, __file__, "--inner", kind, str(n), str(args.duration)
+            )
             results[kind] = json.loads(r.stdout.strip().splitlines()[-1])
         ka = _keepalived(topo, lb, args.servers, args.duration)
     finally:
@@ -240,8 +284,10 @@ def main() -> int:
     rows = [
         (f"TCP_CHECK x{args.servers}, delay_loop 1: CPU (one core)", f"{t['cpu_pct']:.1f} %"),
         ("  checks/s", f"{t['checks_per_s']:.0f}"),
-        ("  lateness p50 / p99 / max", f"{t['late_p50_ms']:.1f} / {t['late_p99_ms']:.1f} / "
-                                       f"{t['late_max_ms']:.1f} ms"),
+        (
+            "  lateness p50 / p99 / max",
+            f"{t['late_p50_ms']:.1f} / {t['late_p99_ms']:.1f} / {t['late_max_ms']:.1f} ms",
+        ),
         ("  false DOWN events", str(t["down_events"])),
         (f"HTTP_GET x{args.http}, delay_loop 1: CPU", f"{h['cpu_pct']:.1f} %"),
         ("  checks/s", f"{h['checks_per_s']:.0f}"),

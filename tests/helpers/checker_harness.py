@@ -55,8 +55,13 @@ async def _amain(path: str) -> None:
         cfg,
         lambda kind, body: _out({"kind": kind, "body": body}),
         on_attempt=lambda cid, r: _out(
-            {"kind": "attempt", "cid": list(cid), "ok": r.ok, "reason": r.reason,
-             "weight": r.weight}
+            {
+                "kind": "attempt",
+                "cid": list(cid),
+                "ok": r.ok,
+                "reason": r.reason,
+                "weight": r.weight,
+            }
         ),
     )
     stop = asyncio.Event()
@@ -79,9 +84,13 @@ class CheckerRun:
             cfg_path = tmp_path / f"checker-{time.monotonic_ns()}.pickle"
             cfg_path.write_bytes(pickle.dumps(config))
         env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests'}")
-        self.proc = topo.popen(ns, [sys.executable, "-m", "helpers.checker_harness",
-                                    str(cfg_path)], env=env, cwd=str(ROOT),
-                               stderr=subprocess.PIPE)
+        self.proc = topo.popen(
+            ns,
+            [sys.executable, "-m", "helpers.checker_harness", str(cfg_path)],
+            env=env,
+            cwd=str(ROOT),
+            stderr=subprocess.PIPE,
+        )
         self.events: list[dict[str, Any]] = []
         self.stderr = b""
         self._t = threading.Thread(target=self._read, daemon=True)
@@ -129,9 +138,12 @@ class CheckerRun:
     def wait(self, pred: Any, timeout_s: float, what: str) -> Any:
         def check() -> Any:
             if self.proc.poll() is not None and not pred():
-                raise AssertionError(f"harness exited while waiting for {what}: "
-                                     f"{self.stderr.decode(errors='replace')[-2000:]}")
+                raise AssertionError(
+                    f"harness exited while waiting for {what}: "
+                    f"{self.stderr.decode(errors='replace')[-2000:]}"
+                )
             return pred()
+
         return wait_for(check, timeout_s, what=what)
 
     def stop(self) -> None:
@@ -148,8 +160,9 @@ class CheckerRun:
 
 def start_server(topo: Topology, ns: str, *args: str) -> subprocess.Popen[bytes]:
     """Start ``checker_servers.py`` in ``ns`` and wait for READY."""
-    p = topo.popen(ns, [sys.executable, SERVERS, *args],
-                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    p = topo.popen(
+        ns, [sys.executable, SERVERS, *args], env=dict(os.environ, PYTHONPATH=str(ROOT))
+    )
     assert p.stdout is not None
     line = p.stdout.readline()
     if b"READY" not in line:

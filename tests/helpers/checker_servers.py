@@ -48,8 +48,10 @@ async def http_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     if path == "/ok":
         writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(OK_BODY) + OK_BODY)
     elif path == "/chunked":
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     b"6\r\nhello \r\n7\r\nchecker\r\n0\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"6\r\nhello \r\n7\r\nchecker\r\n0\r\n\r\n"
+        )
     elif path == "/503":
         writer.write(b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
     elif path == "/garbage":
@@ -76,12 +78,16 @@ async def http_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 async def main(argv: list[str]) -> None:
     mode, ip, port = argv[0], argv[1], int(argv[2])
     if mode == "tcp":
+
         async def close(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             w.close()
+
         srv = await asyncio.start_server(close, ip, port, reuse_address=True)
     elif mode == "hang":
+
         async def hang(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
             await asyncio.sleep(3600)
+
         srv = await asyncio.start_server(hang, ip, port, reuse_address=True)
     elif mode == "http":
         ctx = None
@@ -91,6 +97,7 @@ async def main(argv: list[str]) -> None:
 
             def remember_sni(sslobj: ssl.SSLObject, name: str | None, c: ssl.SSLContext) -> None:
                 sslobj.sni = name  # type: ignore[attr-defined]
+
             ctx.sni_callback = remember_sni  # type: ignore[assignment]
         srv = await asyncio.start_server(http_handler, ip, port, ssl=ctx, reuse_address=True)
     elif mode in ("dns", "udp"):
@@ -108,8 +115,9 @@ async def main(argv: list[str]) -> None:
                 q = dns.message.from_wire(data)
                 r = dns.message.make_response(q)
                 if q.question and q.question[0].rdtype == 1:
-                    r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "A",
-                                                        "10.9.9.9"))
+                    r.answer.append(
+                        dns.rrset.from_text(q.question[0].name, 60, "IN", "A", "10.9.9.9")
+                    )
                 self.t.sendto(r.to_wire(), addr)  # type: ignore[attr-defined]
 
         loop = asyncio.get_running_loop()

@@ -25,39 +25,64 @@ pytestmark = [pytest.mark.root, pytest.mark.netns]
 RS = "10.0.0.11"
 
 
-def spec(kind: str, port: int | None, *, ip: str = RS, delay_loop_s: float = 0.2,
-         **kw: object) -> CheckSpec:
-    return CheckSpec(kind=kind, connect_ip=ip, connect_port=port, connect_timeout_s=0.4,
-                     retry=0, delay_before_retry_s=0.1, delay_loop_s=delay_loop_s,
-                     **kw)  # type: ignore[arg-type]
+def spec(
+    kind: str, port: int | None, *, ip: str = RS, delay_loop_s: float = 0.2, **kw: object
+) -> CheckSpec:
+    kw.setdefault("connect_timeout_s", 3.0)
+    return CheckSpec(
+        kind=kind,
+        connect_ip=ip,
+        connect_port=port,
+        retry=0,
+        delay_before_retry_s=0.1,
+        delay_loop_s=delay_loop_s,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_smtp_dns_ping_udp_file(tmp_path: Path) -> None:
     tracked = tmp_path / "weight"
     tracked.write_text("0\n")
     checks = [
-        spec("SMTP_CHECK", 2525, smtp_helo_name="lb.example"),                      # 0 up
-        spec("SMTP_CHECK", 2526),                                                   # 1 closes
-        spec("SMTP_CHECK", 2527),                                                   # 2 silent
-        spec("DNS_CHECK", 5353, dns=DnsSpec("A", "example.org")),                   # 3 up
-        spec("DNS_CHECK", 5354, dns=DnsSpec(), delay_loop_s=1.0),                   # 4 closed
-        spec("PING_CHECK", None),                                                   # 5 up
-        spec("PING_CHECK", None, ip="10.0.0.250"),                                  # 6 no host
-        spec("UDP_CHECK", 7777, udp=UdpSpec(payload=b"hi", require_reply=True,
-                                            reply_pattern=parse_hex_str("4f4b", True))),  # 7
-        spec("UDP_CHECK", 7777, udp=UdpSpec(payload=b"hi", require_reply=True,
-                                            reply_pattern=parse_hex_str("58XX", True))),  # 8
-        spec("UDP_CHECK", 7778, udp=UdpSpec(payload=b"hi"), delay_loop_s=1.0),      # 9 closed
-        spec("FILE_CHECK", None, file=FileSpec(path=str(tracked), weight=2,
-                                               dynamic=True)),                      # 10
-        spec("FILE_CHECK", None, file=FileSpec(path=str(tmp_path / "missing"))),    # 11
+        spec("SMTP_CHECK", 2525, smtp_helo_name="lb.example"),  # 0 up
+        spec("SMTP_CHECK", 2526),  # 1 closes
+        spec("SMTP_CHECK", 2527, connect_timeout_s=0.4),  # 2 silent
+        spec("DNS_CHECK", 5353, dns=DnsSpec("A", "example.org")),  # 3 up
+        spec("DNS_CHECK", 5354, dns=DnsSpec(), delay_loop_s=1.0),  # 4 closed
+        spec("PING_CHECK", None),  # 5 up
+        spec("PING_CHECK", None, ip="10.0.0.250", connect_timeout_s=0.4),  # 6 no host
+        spec(
+            "UDP_CHECK",
+            7777,
+            udp=UdpSpec(
+                payload=b"hi", require_reply=True, reply_pattern=parse_hex_str("4f4b", True)
+            ),
+        ),  # 7
+        spec(
+            "UDP_CHECK",
+            7777,
+            udp=UdpSpec(
+                payload=b"hi", require_reply=True, reply_pattern=parse_hex_str("58XX", True)
+            ),
+        ),  # 8
+        spec("UDP_CHECK", 7778, udp=UdpSpec(payload=b"hi"), delay_loop_s=1.0),  # 9 closed
+        spec("FILE_CHECK", None, file=FileSpec(path=str(tracked), weight=2, dynamic=True)),  # 10
+        spec("FILE_CHECK", None, file=FileSpec(path=str(tmp_path / "missing"))),  # 11
     ]
     good = {0, 3, 5, 7, 10}
-    rss = tuple(RealServerSpec(ip=RS, port=9000 + i, weight=1, checkers=(c,))
-                for i, c in enumerate(checks))
-    cfg = CheckerConfig(virtual_servers=(VirtualServerSpec(
-        key=fmt_service("192.168.100.100", 25), ip="192.168.100.100", port=25,
-        real_servers=rss),))
+    rss = tuple(
+        RealServerSpec(ip=RS, port=9000 + i, weight=1, checkers=(c,)) for i, c in enumerate(checks)
+    )
+    cfg = CheckerConfig(
+        virtual_servers=(
+            VirtualServerSpec(
+                key=fmt_service("192.168.100.100", 25),
+                ip="192.168.100.100",
+                port=25,
+                real_servers=rss,
+            ),
+        )
+    )
     topo = Topology("cp")
     try:
         lb, rs1 = topo.ns("lb"), topo.ns("rs1")
@@ -69,8 +94,11 @@ def test_smtp_dns_ping_udp_file(tmp_path: Path) -> None:
         udp = start_server(topo, rs1, "udp", RS, "7777")
         run = CheckerRun(topo, lb, cfg, tmp_path)
         try:
-            run.wait(lambda: all(run.attempts((0, i, 0)) for i in range(len(checks))), 10,
-                     "an attempt of every checker")
+            run.wait(
+                lambda: all(run.attempts((0, i, 0)) for i in range(len(checks))),
+                10,
+                "an attempt of every checker",
+            )
             for i in range(len(checks)):
                 first = run.attempts((0, i, 0))[0]
                 assert first["ok"] == (i in good), (i, first["reason"])
@@ -80,25 +108,25 @@ def test_smtp_dns_ping_udp_file(tmp_path: Path) -> None:
             assert "timeout" in reasons[6]
             assert run.attempts((0, 10, 0))[0]["weight"] == 0
             for i in set(range(len(checks))) - good:
-                run.wait(lambda i=i: not run.rs_states(RS, 9000 + i)[-1]["up"], 5, f"{i} down")
+                run.wait(lambda i=i: not run.rs_states(RS, 9000 + i)[-1]["up"], 15, f"{i} down")
 
             # servers go away -> DOWN; come back -> UP
             stop_server(smtp)
             stop_server(dns)
             stop_server(udp)
             for i in (0, 3, 7):
-                run.wait(lambda i=i: not run.rs_states(RS, 9000 + i)[-1]["up"], 5, f"{i} down")
+                run.wait(lambda i=i: not run.rs_states(RS, 9000 + i)[-1]["up"], 15, f"{i} down")
             smtp = start_server(topo, rs1, "smtp", RS, "2525")
             dns = start_server(topo, rs1, "dns", RS, "5353")
             udp = start_server(topo, rs1, "udp", RS, "7777")
             for i in (0, 3, 7):
-                run.wait(lambda i=i: run.rs_states(RS, 9000 + i)[-1]["up"], 5, f"{i} up")
+                run.wait(lambda i=i: run.rs_states(RS, 9000 + i)[-1]["up"], 15, f"{i} up")
 
             # FILE_CHECK: value * weight is the dynamic weight; <= -254 is down
             tracked.write_text("5\n")
-            run.wait(lambda: run.rs_states(RS, 9010)[-1]["weight"] == 11, 5, "file weight 1+10")
+            run.wait(lambda: run.rs_states(RS, 9010)[-1]["weight"] == 11, 15, "file weight 1+10")
             tracked.write_text("-200\n")
-            run.wait(lambda: not run.rs_states(RS, 9010)[-1]["up"], 5, "file down")
+            run.wait(lambda: not run.rs_states(RS, 9010)[-1]["up"], 15, "file down")
         finally:
             run.stop()
             for p in (smtp, closer, hang, dns, udp):

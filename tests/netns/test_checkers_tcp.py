@@ -103,7 +103,7 @@ def test_seed_tcp_check_notify_down_retries_and_recovery(lab, tmp_path: Path) ->
     try:
         cid = (0, 0, 0)
         # alpha: starts down; the first successful attempt brings it up
-        run.wait(lambda: any(s["up"] for s in run.rs_states("10.0.0.11")), 5, "RS up")
+        run.wait(lambda: any(s["up"] for s in run.rs_states("10.0.0.11")), 15, "RS up")
         first_up = next(i for i, a in enumerate(run.attempts(cid)) if a["ok"])
         assert first_up == 0, "UP must come from the very first attempt (within one delay_loop)"
         ups = [s for s in run.rs_states("10.0.0.11") if s["up"]]
@@ -111,7 +111,7 @@ def test_seed_tcp_check_notify_down_retries_and_recovery(lab, tmp_path: Path) ->
         assert ups[0]["vs_key"] == "192.168.100.100:3306/TCP"
 
         stop_server(server)
-        run.wait(lambda: not run.rs_states("10.0.0.11")[-1]["up"], 10, "RS down")
+        run.wait(lambda: not run.rs_states("10.0.0.11")[-1]["up"], 20, "RS down")
         atts = run.attempts(cid)
         n_before_down = len(atts)
         last_ok = max(i for i, a in enumerate(atts) if a["ok"])
@@ -121,17 +121,17 @@ def test_seed_tcp_check_notify_down_retries_and_recovery(lab, tmp_path: Path) ->
         assert run.rs_states("10.0.0.11")[-1] | {"reason": ""} == run.rs_states("10.0.0.11")[
             -1
         ] | {"reason": "", "up": False, "present": False, "weight": 0}
-        run.wait(lambda: record.exists() and record.read_text(), 5, "notify_down ran")
+        run.wait(lambda: record.exists() and record.read_text(), 15, "notify_down ran")
         logs = run.logs()
         assert "TCP connection to [10.0.0.11]:tcp:3306 failed." in logs
         assert f"TCP_CHECK on service [10.0.0.11]:tcp:3306 failed after {retry} retries." in logs
         assert f"Removing service [10.0.0.11]:tcp:3306 from VS {VS_KEY}" in logs
         # stays down without flapping while the server is gone: more attempts, same verdict
-        run.wait(lambda: len(run.attempts(cid)) >= n_before_down + 2, 5, "more attempts")
+        run.wait(lambda: len(run.attempts(cid)) >= n_before_down + 2, 15, "more attempts")
         assert record.read_text() == "mysql down\n", "notify_down ran exactly once with its args"
 
         server = start_server(topo, rs1, "tcp", "10.0.0.11", "3306")
-        run.wait(lambda: run.rs_states("10.0.0.11")[-1]["up"], 5, "RS back up")
+        run.wait(lambda: run.rs_states("10.0.0.11")[-1]["up"], 15, "RS back up")
         assert f"Adding service [10.0.0.11]:tcp:3306 to VS {VS_KEY}" in run.logs()
         fifo_text = os.read(fifo_fd, 65536).decode()
         assert fifo_text.splitlines() == [
@@ -189,7 +189,7 @@ def test_quorum_loss_sorry_server_and_inhibit_on_failure(lab, tmp_path: Path) ->
         )
         assert run.find("quorum_state")[0]["body"]["up"] is True
         stop_server(s1)
-        run.wait(lambda: run.find("sorry_server_state", active=True), 10, "sorry server on")
+        run.wait(lambda: run.find("sorry_server_state", active=True), 20, "sorry server on")
         q = run.find("quorum_state")[-1]["body"]
         assert q == {
             "vs": VS_KEY,
@@ -203,7 +203,7 @@ def test_quorum_loss_sorry_server_and_inhibit_on_failure(lab, tmp_path: Path) ->
         assert (inhibited["up"], inhibited["present"], inhibited["weight"]) == (False, True, 0)
         other = run.rs_states("10.0.0.12")[-1]
         assert other["up"] and not other["present"], "alive RS leaves the pool for the sorry one"
-        run.wait(lambda: qlog.exists() and qlog.read_text() == "down\n", 5, "quorum_down ran")
+        run.wait(lambda: qlog.exists() and qlog.read_text() == "down\n", 15, "quorum_down ran")
 
         s1 = start_server(topo, rs1, "tcp", "10.0.0.11", "3306")
         run.wait(
@@ -213,7 +213,7 @@ def test_quorum_loss_sorry_server_and_inhibit_on_failure(lab, tmp_path: Path) ->
         )
         assert run.rs_states("10.0.0.11")[-1]["weight"] == 1
         assert run.rs_states("10.0.0.12")[-1]["present"] is True
-        run.wait(lambda: qlog.read_text() == "down\nup\n", 5, "quorum_up ran")
+        run.wait(lambda: qlog.read_text() == "down\nup\n", 15, "quorum_up ran")
     finally:
         run.stop()
         stop_server(s1)
@@ -245,7 +245,7 @@ def test_unreachable_reset_and_silent_servers_are_clean_downs(lab, tmp_path: Pat
                 f"{ip}:{port} down",
             )
         n = len(run.attempts((0, 0, 0)))
-        run.wait(lambda: len(run.attempts((0, 0, 0))) >= n + 3, 5, "good checker keeps going")
+        run.wait(lambda: len(run.attempts((0, 0, 0))) >= n + 3, 15, "good checker keeps going")
         assert all(a["ok"] for a in run.attempts((0, 0, 0)))
         assert all(s["up"] for s in run.rs_states("10.0.0.11", 3306))
         assert "TCP connection to [10.0.0.250]:tcp:3306 timeout." in run.logs()

@@ -22,7 +22,11 @@ def test_seed_tcp_check_maps_with_inherited_values() -> None:
     assert c.kind == "TCP_CHECK"
     assert (c.connect_ip, c.connect_port) == ("192.168.10.18", 3306)
     assert (c.connect_timeout_s, c.retry, c.delay_before_retry_s, c.delay_loop_s) == (
-        10.0, 3, 3.0, 6.0)
+        10.0,
+        3,
+        3.0,
+        6.0,
+    )
 
 
 CONF = """
@@ -120,7 +124,10 @@ def test_all_checker_kinds_map() -> None:
 
 
 def test_undefined_track_file_is_a_clear_error() -> None:
-    res = loads("virtual_server 10.1.1.1 80 {\n real_server 10.0.0.1 80 {\n FILE_CHECK {\n"
-                "track_file nope\n}\n}\n}\n", filename="t.conf")
+    res = loads(
+        "virtual_server 10.1.1.1 80 {\n real_server 10.0.0.1 80 {\n FILE_CHECK {\n"
+        "track_file nope\n}\n}\n}\n",
+        filename="t.conf",
+    )
     with pytest.raises(CheckerConfigError, match="track_file 'nope' is not defined"):
         from_config(res.config)

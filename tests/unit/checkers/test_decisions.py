@@ -23,18 +23,24 @@ VS = fmt_service("192.168.100.100", 3306)
 
 
 def chk(ip: str, kind: str = "TCP_CHECK", retry: int = 0) -> CheckSpec:
-    return CheckSpec(kind=kind, connect_ip=ip, connect_port=3306, retry=retry,
-                     delay_before_retry_s=1.0, delay_loop_s=5.0)
+    return CheckSpec(
+        kind=kind,
+        connect_ip=ip,
+        connect_port=3306,
+        retry=retry,
+        delay_before_retry_s=1.0,
+        delay_loop_s=5.0,
+    )
 
 
 def rs(ip: str, weight: int = 1, nchecks: int = 1, **kw: object) -> RealServerSpec:
-    return RealServerSpec(ip=ip, port=3306, weight=weight,
-                          checkers=tuple(chk(ip) for _ in range(nchecks)), **kw)  # type: ignore[arg-type]
+    return RealServerSpec(
+        ip=ip, port=3306, weight=weight, checkers=tuple(chk(ip) for _ in range(nchecks)), **kw
+    )  # type: ignore[arg-type]
 
 
 def vs(*servers: RealServerSpec, **kw: object) -> VirtualServerSpec:
-    return VirtualServerSpec(key=VS, ip="192.168.100.100", port=3306,
-                             real_servers=servers, **kw)  # type: ignore[arg-type]
+    return VirtualServerSpec(key=VS, ip="192.168.100.100", port=3306, real_servers=servers, **kw)  # type: ignore[arg-type]
 
 
 def of(actions: list[object], t: type) -> list:  # type: ignore[type-arg]
@@ -46,18 +52,22 @@ def test_startup_reports_every_real_server_without_scripts() -> None:
     acts = e.start(0.0)
     states = of(acts, RealServerState)
     assert [(s.rs_ip, s.up, s.present, s.weight) for s in states] == [
-        ("10.0.0.11", True, True, 1), ("10.0.0.12", True, True, 1)]
+        ("10.0.0.11", True, True, 1),
+        ("10.0.0.12", True, True, 1),
+    ]
     assert not of(acts, RunScript)
     assert of(acts, QuorumState)[0].up
     assert any("Starting with quorum up" in a.message for a in of(acts, LogLine))
 
 
 def test_rs_down_runs_notify_down_once_writes_fifo_and_logs_removal() -> None:
-    e = HealthEngine((vs(rs("10.0.0.11", notify_down=("/data/sh/mysql.sh", "down")),
-                         rs("10.0.0.12")),))
+    e = HealthEngine(
+        (vs(rs("10.0.0.11", notify_down=("/data/sh/mysql.sh", "down")), rs("10.0.0.12")),)
+    )
     e.start(0.0)
-    acts = e.checker_result((0, 0, 0), False, 1.0,
-                            reason="TCP connection to [10.0.0.11]:tcp:3306 failed.")
+    acts = e.checker_result(
+        (0, 0, 0), False, 1.0, reason="TCP connection to [10.0.0.11]:tcp:3306 failed."
+    )
     assert of(acts, RunScript) == [RunScript(("/data/sh/mysql.sh", "down"), None, "notify_down")]
     assert FifoLine(f"RS [10.0.0.11]:tcp:3306 {VS} DOWN") in acts
     msgs = [a.message for a in of(acts, LogLine)]
@@ -93,9 +103,14 @@ def test_inhibit_on_failure_reports_weight_zero_but_present() -> None:
 
 
 def test_quorum_loss_activates_sorry_server_and_displaces_alive_servers() -> None:
-    v = vs(rs("10.0.0.11"), rs("10.0.0.12"), quorum=2,
-           sorry_server=SorryServerSpec("10.0.0.99", 3306),
-           quorum_up=("/q", "up"), quorum_down=("/q", "down"))
+    v = vs(
+        rs("10.0.0.11"),
+        rs("10.0.0.12"),
+        quorum=2,
+        sorry_server=SorryServerSpec("10.0.0.99", 3306),
+        quorum_up=("/q", "up"),
+        quorum_down=("/q", "down"),
+    )
     e = HealthEngine((v,))
     e.start(0.0)
     acts = e.checker_result((0, 0, 0), False, 1.0)

@@ -8,8 +8,9 @@ from hadaemon.checkers.hysteresis import CheckerState
 
 
 def make(retry: int = 2, alpha: bool = False) -> CheckerState:
-    s = CheckerState(retry=retry, delay_before_retry_s=0.5, delay_loop_s=2.0, warmup_s=1.0,
-                     alpha=alpha)
+    s = CheckerState(
+        retry=retry, delay_before_retry_s=0.5, delay_loop_s=2.0, warmup_s=1.0, alpha=alpha
+    )
     return s
 
 

@@ -19,18 +19,45 @@ from hadaemon.checkers.spec import (
 
 
 def file_check(path: Path, delay_loop_s: float = 0.05) -> CheckSpec:
-    return CheckSpec(kind="FILE_CHECK", connect_ip="10.0.0.11", connect_port=None, retry=0,
-                     delay_before_retry_s=0.01, delay_loop_s=delay_loop_s,
-                     file=FileSpec(path=str(path), weight=0))
+    return CheckSpec(
+        kind="FILE_CHECK",
+        connect_ip="10.0.0.11",
+        connect_port=None,
+        retry=0,
+        delay_before_retry_s=0.01,
+        delay_loop_s=delay_loop_s,
+        file=FileSpec(path=str(path), weight=0),
+    )
 
 
-def config(path: Path, *, ha_suspend: bool = False, omega: bool = False,
-           notify_down: tuple[str, ...] | None = None, weight: int = 1) -> CheckerConfig:
-    return CheckerConfig(virtual_servers=(VirtualServerSpec(
-        key=fmt_service("192.0.2.1", 80), ip="192.0.2.1", port=80, ha_suspend=ha_suspend,
-        omega=omega,
-        real_servers=(RealServerSpec(ip="10.0.0.11", port=80, weight=weight,
-                                     notify_down=notify_down, checkers=(file_check(path),)),)),))
+def config(
+    path: Path,
+    *,
+    ha_suspend: bool = False,
+    omega: bool = False,
+    notify_down: tuple[str, ...] | None = None,
+    weight: int = 1,
+) -> CheckerConfig:
+    return CheckerConfig(
+        virtual_servers=(
+            VirtualServerSpec(
+                key=fmt_service("192.0.2.1", 80),
+                ip="192.0.2.1",
+                port=80,
+                ha_suspend=ha_suspend,
+                omega=omega,
+                real_servers=(
+                    RealServerSpec(
+                        ip="10.0.0.11",
+                        port=80,
+                        weight=weight,
+                        notify_down=notify_down,
+                        checkers=(file_check(path),),
+                    ),
+                ),
+            ),
+        )
+    )
 
 
 async def until(pred: Any, timeout_s: float = 5.0) -> None:
@@ -47,8 +74,12 @@ def test_service_reports_changes_and_status_is_json(tmp_path: Path) -> None:
     async def main() -> None:
         svc = CheckerService(config(f), lambda k, b: events.append((k, b)))
         await svc.start()
-        await until(lambda: svc.status()["virtual_servers"][0]["real_servers"][0]["checkers"][0][
-            "attempts"] >= 1)
+        await until(
+            lambda: (
+                svc.status()["virtual_servers"][0]["real_servers"][0]["checkers"][0]["attempts"]
+                >= 1
+            )
+        )
         f.write_text("1")
         await until(lambda: any(k == "real_server_state" and not b["up"] for k, b in events))
         json.dumps(svc.status())
@@ -97,8 +128,12 @@ def test_ha_suspend_pauses_checks_until_the_vip_is_here(tmp_path: Path) -> None:
         chk = svc.status()["virtual_servers"][0]["real_servers"][0]["checkers"][0]
         assert chk["attempts"] == 0
         svc.set_address_state("192.0.2.1", True)
-        await until(lambda: svc.status()["virtual_servers"][0]["real_servers"][0]["checkers"][0][
-            "attempts"] >= 1)
+        await until(
+            lambda: (
+                svc.status()["virtual_servers"][0]["real_servers"][0]["checkers"][0]["attempts"]
+                >= 1
+            )
+        )
         await svc.stop()
 
     asyncio.run(main())
@@ -110,9 +145,10 @@ def test_omega_runs_notify_down_at_stop(tmp_path: Path) -> None:
     out = tmp_path / "omega"
 
     async def main() -> None:
-        svc = CheckerService(config(f, omega=True,
-                                    notify_down=("/bin/sh", "-c", f"echo bye > {out}")),
-                             lambda k, b: None)
+        svc = CheckerService(
+            config(f, omega=True, notify_down=("/bin/sh", "-c", f"echo bye > {out}")),
+            lambda k, b: None,
+        )
         await svc.start()
         await asyncio.sleep(0.1)
         await svc.stop()
@@ -137,7 +173,8 @@ def test_prepare_disables_missing_noexec_and_insecure_scripts(tmp_path: Path) ->
     missing = prepare(config(tmp_path / "x", notify_down=(str(tmp_path / "nope"),)))
     assert missing.virtual_servers[0].real_servers[0].notify_down is None
     assert prepare(config(tmp_path / "x", notify_down=("/bin/true",))).virtual_servers[
-        0].real_servers[0].notify_down == ("/bin/true",)
+        0
+    ].real_servers[0].notify_down == ("/bin/true",)
 
 
 def test_lvs_notify_fifo_script_reads_the_fifo_lines(tmp_path: Path) -> None:
@@ -147,9 +184,15 @@ def test_lvs_notify_fifo_script_reads_the_fifo_lines(tmp_path: Path) -> None:
     f.write_text("0")
     fifo = tmp_path / "lvs.fifo"
     out = tmp_path / "fifo.out"
-    cfg = replace(config(f), lvs_notify_fifo=str(fifo),
-                  lvs_notify_fifo_script=("/bin/sh", "-c", f'while read l; do echo "$l" >> {out};'
-                                          ' done < "$0"'))
+    cfg = replace(
+        config(f),
+        lvs_notify_fifo=str(fifo),
+        lvs_notify_fifo_script=(
+            "/bin/sh",
+            "-c",
+            f'while read l; do echo "$l" >> {out}; done < "$0"',
+        ),
+    )
 
     async def main() -> None:
         svc = CheckerService(cfg, lambda k, b: None)
