@@ -318,6 +318,10 @@ class Parser:
                     f"'{name}' takes no {{ }} block; block ignored", st.block_loc or st.loc
                 )
             kw.handler(self, st, acc)
+            locs = acc.get("__locs__")
+            if locs is None:
+                locs = acc["__locs__"] = {}
+            locs[name] = st.loc
         if rest is not None:
             self.run_stmt(rest, block, acc)
 
@@ -550,7 +554,18 @@ def _to_top(listname: str) -> Callable[[Parser, Acc, Any], None]:
 
 
 def _build(cls: type[_T], st: Stmt, acc: Acc, **extra: Any) -> _T:
-    return cls(**{**acc, **extra}, location=st.loc)  # type: ignore[call-arg]
+    kw = {**acc, **extra}
+    locs = kw.pop("__locs__", None)
+    if locs is not None and "locations" in _field_names(cls):  # type: ignore[arg-type]
+        kw["locations"] = locs
+    return cls(**kw, location=st.loc)  # type: ignore[call-arg]
+
+
+@functools.cache
+def _field_names(cls: type[Any]) -> frozenset[str]:
+    import dataclasses
+
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 def _named(cls: type[Any], what: str) -> Callable[[Parser, Stmt, Acc], Any]:
@@ -1838,34 +1853,38 @@ def _finish_instance(p: Parser, st: Stmt, acc: Acc) -> m.VrrpInstance | None:
             st.loc,
         )
         acc["state"] = "MASTER" if acc["priority"] == 255 else "BACKUP"
+    klocs: dict[str, Location] = acc.get("__locs__", {})
     if acc["priority"] == 255 and acc.get("nopreempt"):
         p.diags.warning(
-            f"({name}) nopreempt is incompatible with priority 255; resetting nopreempt", st.loc
+            f"({name}) nopreempt is incompatible with priority 255; resetting nopreempt",
+            klocs.get("nopreempt", st.loc),
         )
         acc["nopreempt"] = False
     if acc["state"] == "MASTER":
         if acc.get("nopreempt"):
             p.diags.warning(
                 f"({name}) nopreempt will not work with initial state MASTER - clearing",
-                st.loc,
+                klocs.get("nopreempt", st.loc),
                 "use 'state BACKUP' on every node with nopreempt",
             )
             acc["nopreempt"] = False
         if acc.get("preempt_delay"):
             p.diags.warning(
                 f"({name}) preempt_delay will not work with initial state MASTER - clearing",
-                st.loc,
+                klocs.get("preempt_delay", st.loc),
             )
             acc["preempt_delay"] = 0.0
     if acc.get("preempt_delay"):
         if strict:
             p.diags.warning(
-                f"({name}) preempt_delay is incompatible with strict mode - resetting", st.loc
+                f"({name}) preempt_delay is incompatible with strict mode - resetting",
+                klocs.get("preempt_delay", st.loc),
             )
             acc["preempt_delay"] = 0.0
         elif acc.get("nopreempt"):
             p.diags.warning(
-                f"({name}) preempt_delay is incompatible with nopreempt - resetting", st.loc
+                f"({name}) preempt_delay is incompatible with nopreempt - resetting",
+                klocs.get("preempt_delay", st.loc),
             )
             acc["preempt_delay"] = 0.0
     # authentication: VRRPv2 only
@@ -2071,11 +2090,13 @@ def _finish_rs(p: Parser, st: Stmt, acc: Acc, vs: Acc) -> m.RealServer | None:
     acc.setdefault("inhibit_on_failure", vs.get("inhibit_on_failure", False))
     acc.setdefault("delay_loop", vs.get("delay_loop", 60.0))
     acc.setdefault("alpha", vs.get("alpha", False))
+    locs = acc.pop("__locs__", {})
     return m.RealServer(
         address=ipv,
         port=port,
         checkers=tuple(checkers),
         location=st.loc,
+        locations=locs,
         **acc,
     )
 
@@ -2083,7 +2104,8 @@ def _finish_rs(p: Parser, st: Stmt, acc: Acc, vs: Acc) -> m.RealServer | None:
 def _finish_global(p: Parser) -> m.GlobalDefs:
     acc = dict(p.global_acc.get("__gd__", {}))
     loc = acc.pop("__loc__", None)
-    return m.GlobalDefs(**acc, location=loc)
+    locs = acc.pop("__locs__", {})
+    return m.GlobalDefs(**acc, location=loc, locations=locs)
 
 
 def _finish_config(p: Parser, gd: m.GlobalDefs) -> m.Config:

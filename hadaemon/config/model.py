@@ -97,6 +97,11 @@ def _loc() -> Any:
     return field(default=None, compare=False, repr=False, kw_only=True)
 
 
+def _locs() -> Any:
+    """A ``locations`` field: keyword → where it was written (excluded from ``==``)."""
+    return field(default_factory=dict, compare=False, repr=False, kw_only=True)
+
+
 # --------------------------------------------------------------------------------------------
 # generic (de)serialisation
 # --------------------------------------------------------------------------------------------
@@ -168,7 +173,7 @@ class Node:
         if ctype is not None:
             out["checker"] = ctype
         for f in fields(self):  # type: ignore[arg-type]
-            if f.name == "location" and not with_location:
+            if f.name in ("location", "locations") and not with_location:
                 continue
             out[f.name] = _encode(getattr(self, f.name), with_location)
         return out
@@ -467,6 +472,8 @@ class GlobalDefs(Node):
     metrics_listen: str | None = None
     """``ADDR:PORT`` for the Prometheus ``/metrics`` endpoint (None = off)"""
     location: Location | None = _loc()
+    locations: dict[str, Location] = _locs()
+    """keyword → Location of the line that set it"""
 
 
 # --------------------------------------------------------------------------------------------
@@ -493,6 +500,8 @@ class VrrpScript(Node):
     group: str | None = None
     init_fail: bool = False
     location: Location | None = _loc()
+    locations: dict[str, Location] = _locs()
+    """keyword → Location of the line that set it"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -570,6 +579,8 @@ class VrrpSyncGroup(Node):
     smtp_alert: bool | None = None
     sync_group_tracking_weight: bool = False
     location: Location | None = _loc()
+    locations: dict[str, Location] = _locs()
+    """keyword → Location of the line that set it"""
 
 
 # --------------------------------------------------------------------------------------------
@@ -787,6 +798,8 @@ class VrrpInstance(Node):
     notify_priority_changes: bool = False
     smtp_alert: bool | None = None
     location: Location | None = _loc()
+    locations: dict[str, Location] = _locs()
+    """keyword → Location of the line that set it"""
 
     @property
     def advert_int_cs(self) -> int:
@@ -862,6 +875,8 @@ class CheckerBase(Node):
     alpha: bool = False
     log_all_failures: bool = False
     location: Location | None = _loc()
+    locations: dict[str, Location] = _locs()
+    """keyword → Location of the line that set it"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1036,6 +1051,8 @@ class RealServer(Node):
     delay_loop: float = 60.0
     checkers: tuple[Checker, ...] = ()
     location: Location | None = _loc()
+    locations: dict[str, Location] = _locs()
+    """keyword → Location of the line that set it"""
 
     @property
     def key(self) -> tuple[str, int | None]:
@@ -1081,6 +1098,8 @@ class VirtualServer(Node):
     smtp_alert: bool | None = None
     real_servers: tuple[RealServer, ...] = ()
     location: Location | None = _loc()
+    locations: dict[str, Location] = _locs()
+    """keyword → Location of the line that set it"""
 
     @property
     def key(self) -> str:

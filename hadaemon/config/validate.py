@@ -108,7 +108,7 @@ def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str],
             diags.error(
                 f"{tag} unicast_src_ip is set but there is no unicast_peer; keepalived would "
                 "silently send multicast",
-                loc,
+                vi.locations.get("unicast_src_ip", loc),
                 "add a unicast_peer { ... } block or remove unicast_src_ip",
             )
         if vi.unicast_peer:
@@ -127,7 +127,7 @@ def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str],
                     f"{tag} no interface specified", loc, "add 'interface IF' to the instance"
                 )
         else:
-            check_if(vi.interface, f"vrrp_instance {vi.name}", loc)
+            check_if(vi.interface, f"vrrp_instance {vi.name}", vi.locations.get("interface", loc))
         for a in (*vi.virtual_ipaddress, *vi.virtual_ipaddress_excluded):
             if a.dev is not None:
                 check_if(a.dev, f"ip address {a.address}", a.location)
@@ -144,7 +144,7 @@ def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str],
                 diags.error(
                     f"{tag} virtual_router_id {vi.virtual_router_id} is already used by "
                     f"({other.name}) on interface {vi.interface} for IPv{vi.family}",
-                    loc,
+                    vi.locations.get("virtual_router_id", loc),
                     "each VRID must be unique per interface and address family",
                 )
             else:
