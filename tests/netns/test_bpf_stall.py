@@ -1,4 +1,4 @@
-"""The reason hadaemon exists: a backup that is not scheduled for a while must not take over.
+"""The reason hadaemon exists: a backup that is slow or flooded must not take over.
 
 Master (hadaemon, or keepalived 2.2.7) advertises every 1 s. Two hadaemon backups, one on the
 eBPF receive path and one on the classic path (``--no-bpf``), are SIGSTOPped together for
@@ -6,6 +6,10 @@ eBPF receive path and one on the classic path (``--no-bpf``), are SIGSTOPped tog
 long overdue, but the adverts that arrived meanwhile carry kernel stamps (eBPF ``last_seen`` /
 ``SO_TIMESTAMPNS``): both must stay backup, and a capture on the segment must show no advert
 from either of them.
+
+Flood: a third router floods the segment with proto-112 packets of a foreign VRID and then of
+TTL 64 while the master advertises every 100 ms; the eBPF backup never takes over and its
+kernel counters (read with bpftool from the attached program's map) show the drops.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.vrrp_lab import Capture, Lab, hd_config, hd_instance, ka_config
+from helpers.vrrp_lab import PYTHON, Capture, Lab, hd_config, hd_instance, ka_config
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bpf]
 
@@ -82,4 +86,73 @@ def test_sigstopped_backups_stay_backup_on_both_paths(lab: Lab, master: str) -> 
     for name in ("r2", "r3"):
         assert not re.search(MASTER_STATE, lab.log(name)), lab.log(name)[-3000:]
         assert lab.procs[name].poll() is None
+    assert lab.holders(VIP) == ["r1"]
+
+
+def _kernel_counters(lab: Lab, name: str) -> dict[str, int]:
+    """Sum the per-CPU ``counters`` map of the XDP program on ``name``'s eth1 (bpftool)."""
+    import json
+
+    from hadaemon.io.bpf import COUNTER_NAMES
+
+    ns = lab.ns[name]
+    link = json.loads(lab.topo.exec(ns, "ip", "-j", "-d", "link", "show", "eth1").stdout)[0]
+    prog_id = link["xdp"]["prog"]["id"]
+    prog = json.loads(
+        lab.topo.exec(ns, "bpftool", "-j", "prog", "show", "id", str(prog_id)).stdout
+    )
+    for map_id in prog.get("map_ids", []):
+        info = json.loads(
+            lab.topo.exec(ns, "bpftool", "-j", "map", "show", "id", str(map_id)).stdout
+        )
+        if info.get("name") != "counters":
+            continue
+        dump = json.loads(
+            lab.topo.exec(ns, "bpftool", "-j", "map", "dump", "id", str(map_id)).stdout
+        )
+        out: dict[str, int] = {}
+        for entry in dump:
+            key = entry.get("key")
+            idx = (
+                int(key)
+                if isinstance(key, int)
+                else int.from_bytes(bytes(int(b, 16) for b in key), "little")
+            )
+            vals = entry.get("values") or []
+            total = 0
+            for v in vals:
+                val = v.get("value")
+                total += (
+                    int(val)
+                    if isinstance(val, int)
+                    else int.from_bytes(bytes(int(b, 16) for b in val), "little")
+                )
+            out[COUNTER_NAMES[idx]] = total
+        return out
+    raise AssertionError(f"no counters map on program {prog_id}")
+
+
+def test_flooded_backup_never_becomes_master(lab: Lab) -> None:
+    """r3 floods the segment (foreign VRID, then TTL 64; 2 s each) while r1 advertises every
+    100 ms: r2 (hadaemon, eBPF) never takes over, and the drops are in its kernel counters."""
+    from helpers.bpf_sender import __file__ as sender
+
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, state="MASTER")), "--no-bpf")
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)))
+    lab.wait_holder(VIP, "r1", timeout_s=30)
+    lab.wait_log("r2", r"receive path: eBPF", timeout_s=90)
+    lab.wait_log("r2", BACKUP_STATE)
+    before = _kernel_counters(lab, "r2")
+    cap = Capture(lab.topo, lab.ns["client"], 5.5, "vrrp")
+    for args in (["--vrid", "99"], ["--vrid", "51", "--ttl", "64"]):
+        lab.topo.exec(
+            lab.ns["r3"], PYTHON, sender, "eth1", "--src", "10.0.0.3", "--flood", "2.0", *args
+        )
+    frames = cap.result()
+    after = _kernel_counters(lab, "r2")
+    assert after["drop_vrid"] - before["drop_vrid"] > 1000, (before, after)
+    assert after["drop_ttl"] - before["drop_ttl"] > 1000, (before, after)
+    assert after["pass"] > before["pass"]  # r1's adverts kept passing
+    assert not re.search(MASTER_STATE, lab.log("r2")), lab.log("r2")[-3000:]
+    assert [f for f in frames if f["src"] == "10.0.0.2"] == []
     assert lab.holders(VIP) == ["r1"]
