@@ -120,6 +120,9 @@ class RouterParams:
     before going to BACKUP (so the other master's ``garp_lower_prio_repeat`` fires)."""
     owner_ignore_adverts: bool = False
     """``owner_ignore_adverts``: an address owner discards every advert (RFC-literal)."""
+    unicast_fault_no_peer: bool = False
+    """``unicast_fault_no_peer``: with no ``unicast_peers`` stay in FAULT instead of
+    multicasting."""
     track_interfaces: tuple[TrackedInterface, ...] = ()
     """``track_interface`` entries."""
     dont_track_primary: bool = False
@@ -252,6 +255,7 @@ class RouterParams:
             ),
             "higher_prio_send_advert": inst.higher_prio_send_advert,
             "owner_ignore_adverts": inst.owner_ignore_adverts or inst.strict_mode,
+            "unicast_fault_no_peer": inst.unicast_fault_no_peer,
             "track_interfaces": tracks,
             "dont_track_primary": inst.dont_track_primary,
             "skip_check_adv_addr": inst.skip_check_adv_addr,
@@ -557,6 +561,8 @@ class VirtualRouter:
         _, faults = self._iface_contrib()
         faults += [f"tracker {k} fault" for k, v in self._trackers.items() if v.fault]
         faults += sorted(self._forced_faults)
+        if self._p.unicast_fault_no_peer and not self._p.unicast_peers:
+            faults.append("unicast_fault_no_peer: no unicast peers")
         return faults
 
     def _compute_priority(self) -> int:

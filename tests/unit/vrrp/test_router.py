@@ -680,3 +680,14 @@ def test_bad_params_give_clear_errors(kw: dict[str, Any], msg: str) -> None:
     with pytest.raises(ValueError, match=r"^\(VI_1\) .*") as e:
         params(**kw)
     assert msg in str(e.value)
+
+
+def test_unicast_fault_no_peer() -> None:
+    r = make(unicast_fault_no_peer=True)
+    r.handle(ev.Startup(), 0.0)
+    assert r.state == State.FAULT
+    assert r.fault_reasons() == ["unicast_fault_no_peer: no unicast peers"]
+    r.handle(
+        ev.ConfigChanged(params(unicast_fault_no_peer=True, unicast_peers=("10.0.0.3",))), 1.0
+    )
+    assert r.state == State.BACKUP
