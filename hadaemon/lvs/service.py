@@ -83,46 +83,57 @@ class NullResolver:
 class KernelResolver:
     """Looks interfaces up with pyroute2 in the current network namespace.
 
-    pyroute2's sync ``IPRoute`` runs its own event loop, so lookups run on a helper thread (the
-    LVS worker calls this from inside its asyncio loop).
+    pyroute2's sync ``IPRoute`` runs its own event loop, so lookups run on one helper thread (the
+    LVS worker calls this from inside its asyncio loop), which keeps one ``IPRoute`` open.
     """
 
     def __init__(self) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lvs-resolve")
+        self._ipr: Any = None
 
     def vip_devices(self, vip: str) -> tuple[str, ...]:
-        return self._pool.submit(self._vip_devices, vip).result(timeout=5)
+        found = self._pool.submit(self._guard, self._vip_devices, vip, ()).result(timeout=10)
+        return tuple(found)
 
     def route_device(self, address: str) -> str | None:
-        return self._pool.submit(self._route_device, address).result(timeout=5)
+        dev = self._pool.submit(self._guard, self._route_device, address, None).result(timeout=10)
+        return str(dev) if dev else None
+
+    def _guard(self, fn: Callable[[Any, str], Any], arg: str, default: Any) -> Any:
+        try:
+            if self._ipr is None:
+                from pyroute2 import IPRoute
+
+                self._ipr = IPRoute()
+            return fn(self._ipr, arg)
+        except Exception as e:  # noqa: BLE001 - a failed lookup is a config problem, not a crash
+            log.warning("LVS: interface lookup for %s failed: %s", arg, e)
+            if self._ipr is not None:
+                with contextlib.suppress(Exception):
+                    self._ipr.close()
+            self._ipr = None
+            return default
 
     @staticmethod
-    def _vip_devices(vip: str) -> tuple[str, ...]:
-        from pyroute2 import IPRoute
-
-        with IPRoute() as ipr:
-            idx = {a.get("index") for a in ipr.get_addr(address=vip)}
-            names = [
-                str(ln.get_attr("IFLA_IFNAME")) for ln in ipr.get_links() if ln["index"] in idx
-            ]
-            return tuple(sorted(names))
+    def _vip_devices(ipr: Any, vip: str) -> tuple[str, ...]:
+        idx = {a.get("index") for a in ipr.get_addr(address=vip)}
+        names = [str(ln.get_attr("IFLA_IFNAME")) for ln in ipr.get_links() if ln["index"] in idx]
+        return tuple(sorted(names))
 
     @staticmethod
-    def _route_device(address: str) -> str | None:
-        from pyroute2 import IPRoute
+    def _route_device(ipr: Any, address: str) -> str | None:
+        from pyroute2.netlink.exceptions import NetlinkError
 
-        with IPRoute() as ipr:
-            try:
-                routes = ipr.route("get", dst=address)
-            except Exception:  # noqa: BLE001 - unreachable destination
-                return None
-            if not routes:
-                return None
-            oif = routes[0].get_attr("RTA_OIF")
-            links = ipr.get_links(oif)
-            return str(links[0].get_attr("IFLA_IFNAME")) if links else None
+        try:
+            routes = ipr.route("get", dst=address)
+        except NetlinkError:  # unreachable destination
+            return None
+        if not routes:
+            return None
+        links = ipr.get_links(routes[0].get_attr("RTA_OIF"))
+        return str(links[0].get_attr("IFLA_IFNAME")) if links else None
 
 
 # ---------------------------------------------------------------------------------------------
