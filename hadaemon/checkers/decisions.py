@@ -196,35 +196,47 @@ class HealthEngine:
         return min(times) if times else None
 
     def status(self) -> list[dict[str, object]]:
-        """JSON-able snapshot of every virtual and real server."""
+        """JSON-able snapshot of every virtual and real server.
+
+        Keys ``name``/``state``/``last_check`` are what ``hadaemon status`` prints.
+        """
         out: list[dict[str, object]] = []
         for vs in self._vss:
+            rss: list[dict[str, object]] = []
+            for rs in vs.real_servers:
+                reasons = [c.last_reason for c in rs.checkers if c.last_reason]
+                rss.append(
+                    {
+                        "name": rs.key,
+                        "address": rs.spec.ip,
+                        "port": rs.spec.port,
+                        "up": rs.healthy,
+                        "state": "up" if rs.healthy else "down",
+                        "weight": rs.weight,
+                        "last_check": reasons[-1] if reasons else "",
+                        "checkers": [
+                            {
+                                "type": c.spec.kind,
+                                "up": c.state.up,
+                                "retry_it": c.state.retry_it,
+                                "attempts": c.state.attempts,
+                                "failures": c.state.failures,
+                                "last_reason": c.last_reason,
+                            }
+                            for c in rs.checkers
+                        ],
+                    }
+                )
             out.append(
                 {
-                    "vs": vs.spec.key,
+                    "name": vs.spec.key,
+                    "key": vs.spec.model_key,
+                    "state": "quorum up" if vs.quorum_up else "quorum down",
                     "quorum_up": vs.quorum_up,
                     "live_weight": vs.live_weight(),
                     "quorum": vs.spec.quorum,
                     "sorry_server_active": vs.sorry_active,
-                    "real_servers": [
-                        {
-                            "rs": rs.key,
-                            "up": rs.healthy,
-                            "weight": rs.weight,
-                            "checkers": [
-                                {
-                                    "type": c.spec.kind,
-                                    "up": c.state.up,
-                                    "retry_it": c.state.retry_it,
-                                    "attempts": c.state.attempts,
-                                    "failures": c.state.failures,
-                                    "last_reason": c.last_reason,
-                                }
-                                for c in rs.checkers
-                            ],
-                        }
-                        for rs in vs.real_servers
-                    ],
+                    "real_servers": rss,
                 }
             )
         return out
