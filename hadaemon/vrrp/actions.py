@@ -117,6 +117,21 @@ class MasterRxLowerPri:
 
 
 @dataclass(frozen=True)
+class PriorityChanged:
+    """The effective priority changed (for ``notify_priority_changes``: FIFO line
+    ``INSTANCE "VI_1" MASTER_PRIORITY 90`` / ``BACKUP_PRIORITY``)."""
+
+    instance: str
+    """Instance name."""
+    state: str
+    """Current state name."""
+    old: int
+    """Previous effective priority."""
+    new: int
+    """New effective priority."""
+
+
+@dataclass(frozen=True)
 class Log:
     """A log line in keepalived's wording (``(VI_1) Entering MASTER STATE``)."""
 
@@ -134,6 +149,7 @@ Action = (
     | RunNotify
     | StateChanged
     | MasterRxLowerPri
+    | PriorityChanged
     | Log
 )
 """Union of every action type."""
