@@ -474,7 +474,9 @@ def test_tracked_interface_weights_and_clamping() -> None:
     r.handle(ev.InterfaceDown("eth2"), 1.0)
     assert r.effective_priority == 70
     assert r.state == State.MASTER
-    assert "(VI_1) Changing effective priority from 130 to 70" in logs(r.actions())
+    a = r.actions()
+    assert "(VI_1) Changing effective priority from 130 to 70" in logs(a)
+    assert act.PriorityChanged("VI_1", "MASTER", 130, 70) in a
     # a backup at 100 now preempts us: our next advert carries 70
     now = fire(r)
     assert sent(r.actions())[0].priority == 70
