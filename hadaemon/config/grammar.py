@@ -602,6 +602,7 @@ def parse_ip_line(p: Parser, toks: list[Token]) -> m.IpAddress | None:
     kw: Acc = {}
     i = 1
     flags = {
+        "mngtmpaddr": "mngtmpaddr",
         "home": "home",
         "-nodad": "nodad",
         "nodad": "nodad",
@@ -1279,6 +1280,60 @@ def _auth_block() -> Block:
     return b
 
 
+@functools.cache
+def _auth_hmac_block() -> Block:
+    b = Block("auth_hmac")
+
+    def key(p: Parser, st: Stmt, acc: Acc) -> None:
+        kid = p.int_arg(st.args[0], 1, 255, "auth_hmac key id")
+        if kid is None:
+            return
+        value = st.args[1].text
+        if value.startswith("hex:"):
+            hexpart = value[4:]
+            try:
+                raw_len = len(bytes.fromhex(hexpart))
+            except ValueError:
+                p.diags.error(
+                    f"auth_hmac key {kid}: '{hexpart[:16]}...' is not hex", st.args[1].loc
+                )
+                return
+        elif value.startswith("file:"):
+            raw_len = 32  # checked when the file is read
+        else:
+            raw_len = len(value.encode())
+        if not 32 <= raw_len <= 64:
+            p.diags.error(
+                f"auth_hmac key {kid} is {raw_len} bytes; it must be 32 to 64 bytes",
+                st.args[1].loc,
+            )
+            return
+        acc["keys"] = (*acc.get("keys", ()), m.HmacKey(key_id=kid, value=value, location=st.loc))
+
+    b.add("key", Kw(key, 2, 2))
+    b.add("active_key", integer("active_key", 1, 255))
+    b.add("anti_replay", word("anti_replay", ["time", "monotonic"]))
+    b.add("time_window", timer("time_window", 1, 300))
+    b.add("mode", word("mode", ["enforce", "permissive", "receive-only"]))
+    return b
+
+
+def _finish_auth_hmac(p: Parser, st: Stmt, acc: Acc) -> m.AuthHmac | None:
+    keys = acc.get("keys", ())
+    if not keys:
+        p.diags.error("auth_hmac without any key", st.loc)
+        return None
+    ids = [k.key_id for k in keys]
+    if len(set(ids)) != len(ids):
+        p.diags.error("auth_hmac defines the same key id twice", st.loc)
+    active = acc.get("active_key")
+    if active is None and len(keys) > 1:
+        p.diags.error("auth_hmac has several keys but no active_key", st.loc)
+    elif active is not None and active not in ids:
+        p.diags.error(f"auth_hmac active_key {active} is not a defined key", st.loc)
+    return _build(m.AuthHmac, st, acc)
+
+
 def _unicast_peer(p: Parser, st: Stmt, acc: Acc) -> None:
     peers = list(acc.get("unicast_peer", ()))
     for s in st.block or ():
@@ -1440,7 +1495,9 @@ def _instance_block() -> Block:
         "lvs_sync_daemon_interface",
         Kw(lvs_sync_daemon_interface, 1, 1, deprecated="lvs_sync_daemon (in global_defs)"),
     )
-    b.add("auth_hmac", ignored(None, None))
+    b.add(
+        "auth_hmac", sub_block(_auth_hmac_block, _finish_auth_hmac, _set("auth_hmac"), max_args=0)
+    )
     return b
 
 
@@ -1900,6 +1957,11 @@ def _finish_instance(p: Parser, st: Stmt, acc: Acc) -> m.VrrpInstance | None:
                 f"({name}) VRRP version 3 does not support authentication; ignoring", auth.location
             )
             acc["authentication"] = None
+    if acc.get("auth_hmac") is not None and acc.get("authentication") is not None:
+        p.diags.error(
+            f"({name}) auth_hmac and authentication are mutually exclusive",
+            acc["auth_hmac"].location,
+        )
     # advertisement interval rounding (keepalived vrrp.c)
     adv = acc.get("advert_int", 1.0)
     adv_loc = acc.pop("_advert_int_loc", st.loc)

@@ -50,6 +50,8 @@ __all__ = [
     "StaticRoute",
     "StaticRule",
     "Authentication",
+    "HmacKey",
+    "AuthHmac",
     "UnicastPeer",
     "VrrpInstance",
     "VsgEntry",
@@ -604,6 +606,7 @@ class IpAddress(Node):
     peer: str | None = None
     home: bool = False
     nodad: bool = False
+    mngtmpaddr: bool = False
     noprefixroute: bool = False
     autojoin: bool = False
     no_track: bool = False
@@ -695,6 +698,32 @@ class Authentication(Node):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HmacKey(Node):
+    """``key ID VALUE`` of ``auth_hmac``: ``hex:...`` raw bytes, ``file:PATH`` or a string."""
+
+    key_id: int
+    value: str
+    location: Location | None = _loc()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthHmac(Node):
+    """``auth_hmac { key; active_key; anti_replay; time_window; mode }`` (keepalived 2.4+,
+    draft-cassen-vrrp-auth-hmac: HMAC-SHA256 trailer with a time-based sequence)."""
+
+    keys: tuple[HmacKey, ...] = ()
+    active_key: int | None = None
+    """None = the only key, when there is exactly one"""
+    anti_replay: str = "time"
+    """time | monotonic"""
+    time_window: float | None = None
+    """seconds (1..300); None = max(3 x advert_int, 5)"""
+    mode: str = "enforce"
+    """enforce | permissive | receive-only"""
+    location: Location | None = _loc()
+
+
+@dataclass(frozen=True, kw_only=True)
 class UnicastPeer(Node):
     """One ``unicast_peer { IP [min_ttl N] [max_ttl N] }`` entry."""
 
@@ -727,6 +756,7 @@ class VrrpInstance(Node):
     preempt_delay: float = 0.0
     """seconds (0..1000)"""
     authentication: Authentication | None = None
+    auth_hmac: AuthHmac | None = None
     virtual_ipaddress: tuple[IpAddress, ...] = ()
     virtual_ipaddress_excluded: tuple[IpAddress, ...] = ()
     no_virtual_ipaddress: bool = False

@@ -176,3 +176,24 @@ def test_keyword_on_next_line_brace_and_nested_unknown_blocks() -> None:
     r = load("global_defs\n{\n router_id x\n}\nfoo {\n bar {\n baz {\n }\n }\n}\n")
     assert r.config.global_defs.router_id == "x"
     assert msgs(r) == ["5:warning:Unknown keyword 'foo' (its block is ignored)"]
+
+
+def test_auth_hmac_block() -> None:
+    key1 = "hex:" + "ab" * 32
+    r = load(
+        inst(
+            f"version 3\nauth_hmac {{\n key 1 {key1}\n key 2 file:/k\n active_key 2\n"
+            " time_window 10\n}\n"
+        )
+    )
+    h = r.config.vrrp_instances[0].auth_hmac
+    assert r.errors == [] and h is not None
+    assert [(k.key_id, k.value) for k in h.keys] == [(1, key1), (2, "file:/k")]
+    assert (h.active_key, h.anti_replay, h.time_window, h.mode) == (2, "time", 10.0, "enforce")
+    bad = load(inst("auth_hmac {\n key 1 short\n}\n"))
+    assert [d.message for d in bad.errors] == [
+        "auth_hmac key 1 is 5 bytes; it must be 32 to 64 bytes",
+        "auth_hmac without any key",
+    ]
+    two = load(inst(f"auth_hmac {{\n key 1 {key1}\n key 2 file:/k\n}}\n"))
+    assert [d.message for d in two.errors] == ["auth_hmac has several keys but no active_key"]
