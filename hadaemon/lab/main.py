@@ -109,7 +109,8 @@ class Options:
     @property
     def settle_timeout_s(self) -> float:
         mdi = master_down_interval_s(1, self.timers.advert_int_s, self.timers.vrrp_version)
-        return 3 * mdi + self.checker_budget_s + (8.0 if self.short else 15.0)
+        # + start-up: hadaemon (supervisor, workers, eBPF compile) needs seconds on a busy host
+        return 3 * mdi + self.checker_budget_s + (20.0 if self.short else 30.0)
 
     @property
     def tolerance(self) -> float:
@@ -425,7 +426,10 @@ class Lab:
         old: str | None,
         new: str,
         rs: str,
+        also_up: str | None = None,
     ) -> None:
+        """Run one step: ``do()``, then wait until ``new`` is master and ``rs`` answers (and
+        ``also_up``'s daemon has logged its first state), then observe for the dwell time."""
         n = len(self.steps) + 1
         self.say(f"step {n}/7: {name}")
         t = time.monotonic()
@@ -440,6 +444,10 @@ class Lab:
             if tm is None:
                 return False
             got["t_master"] = tm
+            if also_up is not None and not any(
+                e["router"] == also_up and e["t"] >= t for e in self.snapshot("state")
+            ):
+                return False
             return self.t_client_start == float("inf") or self._answered_by(rs, tm)
 
         try:
@@ -449,7 +457,8 @@ class Lab:
         except LabError as e:
             rec.t_end = time.monotonic()
             rec.note = str(e)
-            raise
+            hints = self._log_hints()
+            raise LabError(str(e) + "".join(f"\n  {h}" for h in hints)) from None
         rec.settled = True
         took = got["t_master"] - t
         self.say(
@@ -459,6 +468,18 @@ class Lab:
         time.sleep(self.opts.dwell_s)
         self._poll_notify()
         rec.t_end = time.monotonic()
+
+    def _log_hints(self, limit: int = 4) -> list[str]:
+        """A few distinct error lines from the routers' logs (why a step did not settle)."""
+        words = ("cannot run", "error", "Error", "Traceback", "FATAL", "exited with")
+        out: list[str] = []
+        for e in self.snapshot("log"):
+            line = e["line"]
+            if any(w in line for w in words):
+                text = f"{e['router']}: {line.split(': ', 1)[-1][:160]}"
+                if text not in out:
+                    out.append(text)
+        return out[-limit:]
 
     def walkthrough(self) -> None:
         def both_up() -> None:
@@ -487,6 +508,7 @@ class Lab:
             None,
             "r1",
             "rs1",
+            also_up="r2",
         )
         # start the client once the first election is over (the seed: "ip addr" shows the VIP)
         assert self.client is not None and self.client.stdin is not None
@@ -521,7 +543,7 @@ class Lab:
         self.step(
             "kill9",
             "master killed (-9)",
-            "kill -9 r1's daemon (whole process group)",
+            "kill -9 all of r1's daemon processes (a crash)",
             lambda: self.stop_router("r1", signal.SIGKILL),
             "r1",
             "r2",

@@ -145,6 +145,49 @@ class Host:
     mac: str = ""
 
 
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (from /proc), parents before children."""
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may contain spaces, so split after the last ")"
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
+
+
+def crash(root: int) -> list[int]:
+    """Kill ``root`` and every descendant like a crash: all stopped first, then SIGKILL.
+
+    Stopping first means no process of the tree can react (a worker whose parent dies would get
+    its PDEATHSIG and shut down cleanly, sending priority-0 adverts; a supervisor would respawn
+    a worker). Returns the pids killed.
+    """
+    pids = process_tree(root)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+    for pid in process_tree(root):  # anything forked meanwhile
+        if pid not in pids:
+            pids.append(pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
 class Topology:
     """The lab's namespaces; :meth:`close` removes everything it created."""
 
@@ -217,13 +260,14 @@ class Topology:
         return p
 
     def stop(
-        self, p: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait_s: float = 5.0
+        self, p: subprocess.Popen[Any], sig: int = signal.SIGTERM, wait_s: float = 10.0
     ) -> int | None:
-        """Signal one process we started (``SIGKILL``: its whole group) and reap it."""
+        """Signal one process we started (``SIGKILL``: it and all its descendants, see
+        :func:`crash`) and reap it."""
         if p.poll() is None:
             try:
                 if sig == signal.SIGKILL:
-                    os.killpg(p.pid, sig)
+                    crash(p.pid)
                 else:
                     p.send_signal(sig)
             except ProcessLookupError:

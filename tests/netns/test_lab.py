@@ -62,14 +62,19 @@ def _finish(p: subprocess.Popen[str], timeout_s: float = 100) -> str:
     return out
 
 
-def _masters_at(adverts: list[dict[str, Any]], t: float, adv_s: float) -> set[str]:
-    """Routers whose last advert before ``t`` had priority>0 and is at most 1.5 intervals old."""
+def _masters_at(adverts: list[dict[str, Any]], t: float, alive_s: float) -> set[str]:
+    """Routers whose last advert before ``t`` had priority>0 and is at most ``alive_s`` old.
+
+    ``alive_s`` is Master_Down_Interval: the RFC's own notion of "the master is still there" (a
+    backup declares it down only after that long without an advert). A late advert under load is
+    not a missing master.
+    """
     last: dict[str, dict[str, Any]] = {}
     for a in adverts:
         if a["t"] > t:
             break
         last[a["src"]] = a
-    return {src for src, a in last.items() if a["prio"] > 0 and t - a["t"] <= 1.5 * adv_s}
+    return {src for src, a in last.items() if a["prio"] > 0 and t - a["t"] <= alive_s}
 
 
 def check_doc(doc: dict[str, Any], out: str) -> None:
@@ -102,16 +107,18 @@ def check_doc(doc: dict[str, Any], out: str) -> None:
         return any(t0 <= w1 and t1 >= w0 for w0, w1 in windows)
 
     # exactly one master: sample every 5 ms from the first election to the end of the walkthrough;
-    # two masters only briefly (1.5 intervals + tolerance) while a preemption hands over
+    # two masters only while a preemption hands over (at most Master_Down_Interval + tolerance:
+    # the old master counts as present until a backup could declare it down)
+    alive_s = min(r["master_down_interval_s"] for r in routers.values())
     t_first = next(a["t"] for a in adverts if a["prio"] > 0)
     t = t_first + adv_s
     episode: list[float] = []
     while t < doc["t_stop"]:
-        m = _masters_at(adverts, t, adv_s)
+        m = _masters_at(adverts, t, alive_s)
         if len(m) > 1:
             episode.append(t)
         elif episode:
-            assert episode[-1] - episode[0] <= 1.5 * adv_s + TOLERANCE_S, (
+            assert episode[-1] - episode[0] <= alive_s + TOLERANCE_S, (
                 f"two masters for {episode[-1] - episode[0]:.3f} s"
             )
             assert in_window(episode[0], episode[-1]), "two masters outside a failover window"
@@ -170,9 +177,14 @@ def check_doc(doc: dict[str, Any], out: str) -> None:
     assert doc["report"]["ok"], doc["report"]["checks"]
 
 
-#: the two concurrent runs: which router implementations (see the module docstring of
-#: hadaemon.lab.routers); HADAEMON_LAB_MODES="--routers a,b;--keepalived" overrides
-LAB_MODES = [["--routers", "keepalived,keepalived"], ["--routers", "keepalived,keepalived"]]
+#: the two concurrent runs: hadaemon on both routers, and keepalived (r1, restarted three times)
+#: with hadaemon (r2, taking over and handing back each time) to show they interoperate.
+#: hadaemon's LVS worker does not run yet, so the lab's stand-in DR forwarder carries the traffic
+#: (--standin-lvs). HADAEMON_LAB_MODES="--routers a,b;--keepalived" overrides.
+LAB_MODES = [
+    ["--routers", "hadaemon,hadaemon", "--standin-lvs"],
+    ["--routers", "keepalived,hadaemon", "--standin-lvs"],
+]
 
 
 def _modes() -> list[list[str]]:
