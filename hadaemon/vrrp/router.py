@@ -582,6 +582,9 @@ class VirtualRouter:
                 "info",
                 f"({self.name}) Changing effective priority from {old_prio} to {self._prio_cache}",
             )
+            self._actions.append(
+                act.PriorityChanged(self.name, self._state.value, old_prio, self._prio_cache)
+            )
         faults = self.fault_reasons()
         if self._state in (State.INIT, State.STOP):
             return
