@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 from helpers.checker_harness import CheckerRun, start_server, stop_server
+from helpers.checker_servers import OK_BODY
 from helpers.netns import Topology
 
 from hadaemon.checkers.probes.udp import parse_hex_str
@@ -14,8 +16,10 @@ from hadaemon.checkers.spec import (
     CheckSpec,
     DnsSpec,
     FileSpec,
+    HttpSpec,
     RealServerSpec,
     UdpSpec,
+    UrlSpec,
     VirtualServerSpec,
     fmt_service,
 )
@@ -23,6 +27,7 @@ from hadaemon.checkers.spec import (
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
 RS = "10.0.0.11"
+OK_MD5 = hashlib.md5(OK_BODY).hexdigest()
 
 
 def spec(
@@ -47,8 +52,8 @@ def test_smtp_dns_ping_udp_file(tmp_path: Path) -> None:
         spec("SMTP_CHECK", 2525, smtp_helo_name="lb.example"),  # 0 up
         spec("SMTP_CHECK", 2526),  # 1 closes
         spec("SMTP_CHECK", 2527, connect_timeout_s=0.4),  # 2 silent
-        spec("DNS_CHECK", 5353, dns=DnsSpec("A", "example.org")),  # 3 up
-        spec("DNS_CHECK", 5354, dns=DnsSpec(), delay_loop_s=1.0),  # 4 closed
+        spec("DNS_CHECK", 5353, dns=DnsSpec("A", "example.org"), connect_timeout_s=1.0),  # 3 up
+        spec("DNS_CHECK", 5354, dns=DnsSpec(), delay_loop_s=1.0, connect_timeout_s=1.0),  # 4
         spec("PING_CHECK", None),  # 5 up
         spec("PING_CHECK", None, ip="10.0.0.250", connect_timeout_s=0.4),  # 6 no host
         spec(
@@ -57,6 +62,7 @@ def test_smtp_dns_ping_udp_file(tmp_path: Path) -> None:
             udp=UdpSpec(
                 payload=b"hi", require_reply=True, reply_pattern=parse_hex_str("4f4b", True)
             ),
+            connect_timeout_s=1.0,
         ),  # 7
         spec(
             "UDP_CHECK",
@@ -131,5 +137,50 @@ def test_smtp_dns_ping_udp_file(tmp_path: Path) -> None:
             run.stop()
             for p in (smtp, closer, hang, dns, udp):
                 stop_server(p)
+    finally:
+        topo.close()
+
+
+def test_ipv6_tcp_http_and_ping(tmp_path: Path) -> None:
+    rs6 = "fd00::11"
+    checks = [
+        spec("TCP_CHECK", 3306, ip=rs6),  # 0 up
+        spec("PING_CHECK", None, ip=rs6),  # 1 up
+        spec("PING_CHECK", None, ip="fd00::250", connect_timeout_s=0.4),  # 2 no neighbour
+        spec("HTTP_GET", 80, ip=rs6, http=HttpSpec(urls=(UrlSpec("/ok", digest=OK_MD5),))),  # 3
+        spec("TCP_CHECK", 3307, ip=rs6),  # 4 refused
+    ]
+    good = {0, 1, 3}
+    rss = tuple(RealServerSpec(ip=rs6, port=9000 + i, checkers=(c,)) for i, c in enumerate(checks))
+    cfg = CheckerConfig(
+        virtual_servers=(
+            VirtualServerSpec(
+                key=fmt_service("fd00::100", 80), ip="fd00::100", port=80, real_servers=rss
+            ),
+        )
+    )
+    topo = Topology("c6")
+    try:
+        lb, rs1 = topo.ns("lb"), topo.ns("rs1")
+        topo.lan([(lb, "eth1", []), (rs1, "eth1", [])])
+        topo.exec(lb, "ip", "addr", "add", "fd00::1/64", "dev", "eth1", "nodad")
+        topo.exec(rs1, "ip", "addr", "add", f"{rs6}/64", "dev", "eth1", "nodad")
+        tcp = start_server(topo, rs1, "tcp", rs6, "3306")
+        web = start_server(topo, rs1, "http", rs6, "80")
+        run = CheckerRun(topo, lb, cfg, tmp_path)
+        try:
+            run.wait(
+                lambda: all(run.attempts((0, i, 0)) for i in range(len(checks))),
+                20,
+                "an attempt of every checker",
+            )
+            for i in range(len(checks)):
+                first = run.attempts((0, i, 0))[0]
+                assert first["ok"] == (i in good), (i, first["reason"])
+            assert "TCP connection to [fd00::11]:tcp:3307 failed." in run.logs()
+        finally:
+            run.stop()
+            stop_server(tcp)
+            stop_server(web)
     finally:
         topo.close()
