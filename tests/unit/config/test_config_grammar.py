@@ -192,8 +192,8 @@ def test_auth_hmac_block() -> None:
     assert (h.active_key, h.anti_replay, h.time_window, h.mode) == (2, "time", 10.0, "enforce")
     bad = load(inst("auth_hmac {\n key 1 short\n}\n"))
     assert [d.message for d in bad.errors] == [
-        "auth_hmac key 1 is 5 bytes; it must be 32 to 64 bytes",
         "auth_hmac without any key",
+        "auth_hmac key 1 is 5 bytes; it must be 32 to 64 bytes",
     ]
     two = load(inst(f"auth_hmac {{\n key 1 {key1}\n key 2 file:/k\n}}\n"))
     assert [d.message for d in two.errors] == ["auth_hmac has several keys but no active_key"]
