@@ -219,8 +219,10 @@ class VrrpService:
                 loop.remove_reader(s.fileno())
             s.close()
         self.sockets.clear()
-        for x in (*self.garp.values(), *self.na.values()):
-            x.close()
+        for g in self.garp.values():
+            g.close()
+        for n in self.na.values():
+            n.close()
         for f in self.fifos:
             f.close()
         await self.netlink.close()

@@ -195,10 +195,16 @@ class Lab:
         p = self.logs.get(name)
         return p.read_text(errors="replace") if p and p.exists() else ""
 
-    def wait_log(self, name: str, pattern: str, timeout_s: float = 10.0) -> re.Match[str]:
-        """Wait for a regex to appear in router ``name``'s log."""
-        return wait_for(lambda: re.search(pattern, self.log(name)), timeout_s,
+    def wait_log(
+        self, name: str, pattern: str, timeout_s: float = 10.0, *, since: int = 0
+    ) -> re.Match[str]:
+        """Wait for a regex to appear in router ``name``'s log (after offset ``since``)."""
+        return wait_for(lambda: re.search(pattern, self.log(name)[since:]), timeout_s,
                         what=f"{pattern!r} in {name}'s log:\n{self.log(name)[-3000:]}")
+
+    def mark(self, name: str) -> int:
+        """The current length of ``name``'s log, for ``wait_log(since=...)``."""
+        return len(self.log(name))
 
     def signal(self, name: str, sig: int) -> None:
         """Signal the daemon we started in ``name`` (its whole process group: ip netns exec)."""
@@ -299,6 +305,7 @@ def hd_instance(
     inst: dict[str, Any] = {
         "name": name, "state": state, "interface": interface, "virtual_router_id": vrid,
         "priority": priority, "advert_int": advert_int, "version": version, "family": family,
+        "garp_master_delay": 0.0,  # no second GARP burst unless a test asks for it
         "virtual_ipaddress": [
             {"address": v.split("/")[0],
              "prefixlen": int(v.split("/")[1]) if "/" in v else (32 if family == 4 else 128)}
@@ -316,7 +323,7 @@ def hd_config(
     **global_defs: Any,
 ) -> str:
     """A whole config (``Config.to_dict()`` form) as JSON text, for ``-f FILE.json``."""
-    g = {"router_id": "lab", "vrrp_garp_master_delay": 0.0, **global_defs}
+    g = {"router_id": "lab", **global_defs}
     return json.dumps({"global_defs": g, "vrrp_instances": list(instances),
                        "vrrp_scripts": list(vrrp_scripts),
                        "vrrp_sync_groups": list(vrrp_sync_groups)})

@@ -68,12 +68,12 @@ def test_election_kill9_failover_and_preempt_back(lab: Lab) -> None:
 
 
 def test_sigterm_sends_priority_zero_and_backup_takes_over_after_skew(lab: Lab) -> None:
-    adv = 0.3
+    adv = 1.0  # Skew_Time 0.61 s vs Master_Down_Interval 3.61 s: a clear margin under load
     lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, advert_int=adv)), "--no-bpf")
     lab.start_hadaemon("r2", hd_config(hd_instance(priority=100, advert_int=adv)), "--no-bpf")
     lab.wait_holder(VIP, "r1")
     lab.wait_log("r2", BACKUP)
-    cap = Capture(lab.topo, lab.ns["client"], 2.5, "vrrp")
+    cap = Capture(lab.topo, lab.ns["client"], 4.0, "vrrp")
     assert lab.stop("r1") == 0
     assert lab.holders(VIP) in ([], ["r2"])  # r1 removed its VIP on the way out
     lab.wait_holder(VIP, "r2")
@@ -81,7 +81,7 @@ def test_sigterm_sends_priority_zero_and_backup_takes_over_after_skew(lab: Lab) 
     zero = [f for f in frames if f["src"] == "10.0.0.1" and f["prio"] == 0]
     assert len(zero) == 1 and zero[0]["ttl"] == 255 and zero[0]["dst"] == "224.0.0.18"
     first_r2 = next(f for f in frames if f["src"] == "10.0.0.2" and f["t"] > zero[0]["t"])
-    # Skew_Time (0.18 s at prio 100) rather than Master_Down_Interval (1.08 s)
+    # after Skew_Time (0.61 s at prio 100), well before Master_Down_Interval (3.61 s)
     assert first_r2["t"] - zero[0]["t"] < 3 * adv
     assert "Backup received priority 0 advertisement" in lab.log("r2")
 
@@ -92,8 +92,9 @@ def test_nopreempt_keeps_the_current_master(lab: Lab) -> None:
     lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, nopreempt=True)), "--no-bpf")
     lab.wait_log("r1", BACKUP)
     # a higher-priority nopreempt router sees adverts from r2 and stays BACKUP
+    since = lab.mark("r1")
     with pytest.raises(AssertionError):
-        lab.wait_log("r1", MASTER, timeout_s=1.5)
+        lab.wait_log("r1", MASTER, timeout_s=1.5, since=since)
     assert lab.holders(VIP) == ["r2"]
     # ... until the master goes away
     lab.stop("r2")
@@ -318,8 +319,9 @@ def test_hanging_notify_script_does_not_disturb_adverts(lab: Lab, tmp_path: Path
     lab.wait_holder(VIP, "r1")
     lab.wait_log("r2", BACKUP)
     # adverts keep flowing while two notify scripts hang: the backup never takes over
+    since = lab.mark("r2")
     with pytest.raises(AssertionError):
-        lab.wait_log("r2", MASTER, timeout_s=2.0)
+        lab.wait_log("r2", MASTER, timeout_s=2.0, since=since)
     assert lab.stop("r1") == 0  # stopping waits child_wait_time for them, then kills them
     lab.wait_holder(VIP, "r2")
 
@@ -329,8 +331,9 @@ def test_preempt_delay(lab: Lab) -> None:
     lab.wait_holder(VIP, "r2")
     lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, preempt_delay=1.5)), "--no-bpf")
     lab.wait_log("r1", BACKUP)
+    since = lab.mark("r1")
     with pytest.raises(AssertionError):  # not before preempt_delay
-        lab.wait_log("r1", MASTER, timeout_s=1.0)
+        lab.wait_log("r1", MASTER, timeout_s=1.0, since=since)
     lab.wait_holder(VIP, "r1", timeout_s=10)
 
 
@@ -366,8 +369,22 @@ def test_vrrpv3_10ms_adverts(lab: Lab) -> None:
         "r2", hd_config(hd_instance(priority=100, advert_int=0.01), **rt), "--no-bpf"
     )
     lab.wait_holder(VIP, "r1")
-    cap = Capture(lab.topo, lab.ns["client"], 0.5, "vrrp")
+    cap = Capture(lab.topo, lab.ns["client"], 1.0, "vrrp")
     frames = [f for f in cap.result() if f["src"] == "10.0.0.1"]
-    assert len(frames) > 20  # about 50 in 0.5 s
+    assert len(frames) > 20  # about 100 in 1 s
     lab.stop("r1")
     lab.wait_holder(VIP, "r2")
+
+
+def test_garp_pacing_two_bursts(lab: Lab) -> None:
+    """garp_master_repeat GARPs on becoming MASTER, the same again garp_master_delay later."""
+    arp = Capture(lab.topo, lab.ns["client"], 6.0, "arp")
+    lab.start_hadaemon("r1", hd_config(hd_instance(
+        priority=150, garp_master_repeat=2, garp_master_delay=1.0)), "--no-bpf")
+    mac = lab.mac("r1")
+    got = arp.result()
+    frames = [f for f in got if f["eth_src"] == mac and f["spa"] == VIP]
+    assert len(frames) == 4, got
+    first, second = frames[:2], frames[2:]
+    assert second[0]["t"] - first[-1]["t"] >= 0.9  # the delayed second burst
+    assert first[-1]["t"] - first[0]["t"] < 0.5 and second[-1]["t"] - second[0]["t"] < 0.5

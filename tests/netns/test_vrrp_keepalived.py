@@ -38,8 +38,9 @@ def test_keepalived_master_hadaemon_backup(lab: Lab) -> None:
     lab.wait_holder(VIP, "r1")
     lab.wait_log("r2", BACKUP)
     # hadaemon accepts keepalived's adverts: it stays BACKUP while keepalived is alive
+    since = lab.mark("r2")
     with pytest.raises(AssertionError):
-        lab.wait_log("r2", MASTER, timeout_s=1.0)
+        lab.wait_log("r2", MASTER, timeout_s=1.0, since=since)
     assert lab.client_sees(VIP) == lab.mac("r1")
 
     # kill -9 keepalived (VIPs stay behind on a crashed node: take its link down)
@@ -66,8 +67,9 @@ def test_hadaemon_master_keepalived_backup_sigterm_and_preempt(lab: Lab) -> None
     lab.start_keepalived("r2", ka_config(priority=100))
     lab.wait_log("r2", BACKUP)
     # keepalived accepts hadaemon's adverts (v3 checksum with keepalived's pseudo-header)
+    since = lab.mark("r2")
     with pytest.raises(AssertionError):
-        lab.wait_log("r2", MASTER, timeout_s=1.0)
+        lab.wait_log("r2", MASTER, timeout_s=1.0, since=since)
     assert lab.holders(VIP) == ["r1"]
 
     cap = Capture(lab.topo, lab.ns["client"], 2.0, "vrrp")
@@ -115,8 +117,9 @@ def test_ipv6_with_keepalived(lab: Lab) -> None:
     )
     lab.wait_holder(vip6, "r1")
     lab.wait_log("r2", BACKUP)
+    since = lab.mark("r2")
     with pytest.raises(AssertionError):
-        lab.wait_log("r2", MASTER, timeout_s=1.0)
+        lab.wait_log("r2", MASTER, timeout_s=1.0, since=since)
     lab.stop("r1")
     lab.wait_holder(vip6, "r2")
 
@@ -135,8 +138,9 @@ def test_unicast_with_keepalived(lab: Lab) -> None:
     )
     lab.wait_holder(VIP, "r1")
     lab.wait_log("r2", BACKUP)
+    since = lab.mark("r2")
     with pytest.raises(AssertionError):
-        lab.wait_log("r2", MASTER, timeout_s=1.0)
+        lab.wait_log("r2", MASTER, timeout_s=1.0, since=since)
     lab.stop("r1")
     lab.wait_holder(VIP, "r2")
 
@@ -160,8 +164,9 @@ def test_v2_pass_auth_match(lab: Lab) -> None:
     lab.wait_holder(VIP, "r1")
     lab.wait_log("r2", BACKUP)
     # keepalived's Master_Down_Interval is 3.6 s: it must still be BACKUP well after that
+    since = lab.mark("r2")
     with pytest.raises(AssertionError):
-        lab.wait_log("r2", MASTER, timeout_s=4.5)
+        lab.wait_log("r2", MASTER, timeout_s=4.5, since=since)
 
 
 def test_v2_pass_auth_mismatch(lab: Lab) -> None:
