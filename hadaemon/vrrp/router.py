@@ -712,6 +712,17 @@ class VirtualRouter:
         self._change_state(State.STOP, now, "shutdown")
         self._notify(State.STOP)
 
+    def note_master_seen(self, seen: float) -> None:
+        """The kernel saw a valid advert from the current master at ``seen`` (eBPF
+        ``last_seen`` stamp) that user space has not read: push the Master_Down_Timer to
+        ``seen + Master_Down_Interval`` if that is later. Never shortens the timer, never
+        counts as a received advert."""
+        if self._state != State.BACKUP or self._timers.master_down is None:
+            return
+        deadline = seen + cs_to_s(self.master_down_interval_cs)
+        if deadline > self._timers.master_down:
+            self._timers.master_down = deadline
+
     # ---- public forcing (sync groups) -----------------------------------------------------
     def force_master(self, now: float, reason: str) -> None:
         """Sync group: a member became MASTER, so this BACKUP member follows."""

@@ -693,3 +693,18 @@ def test_unicast_fault_no_peer() -> None:
         ev.ConfigChanged(params(unicast_fault_no_peer=True, unicast_peers=("10.0.0.3",))), 1.0
     )
     assert r.state == State.BACKUP
+
+
+def test_note_master_seen_only_extends_the_down_timer() -> None:
+    r = start_backup()
+    rx(r, adv(200), HIGHER_ADDR, 1.0)
+    mdi_s = r.master_down_interval_cs / 100
+    r.note_master_seen(1.2)
+    assert r.get_timer() == pytest.approx(1.2 + mdi_s)
+    r.note_master_seen(0.5)  # older stamp: no change
+    assert r.get_timer() == pytest.approx(1.2 + mdi_s)
+    assert r.stats.advert_rcvd == 1
+    m = start_master()
+    t = m.get_timer()
+    m.note_master_seen(5.0)  # not BACKUP: ignored
+    assert m.get_timer() == t
