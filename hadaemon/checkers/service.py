@@ -20,6 +20,7 @@ import contextlib
 import logging
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -57,14 +58,30 @@ def _is_local_address(ip: str) -> bool:
     return True
 
 
-def _install_pidfd_watcher() -> None:
-    """Python 3.11's default child watcher starts a thread per child; use pidfds instead."""
-    if sys.version_info >= (3, 12):
-        return
-    with contextlib.suppress(Exception):
+def _install_pidfd_watcher() -> Any:
+    """Python 3.11's default child watcher starts a thread per child; use pidfds instead.
+
+    Only on the main thread (where asyncio re-attaches the watcher to each new loop). Returns
+    the previous watcher so ``stop`` can put it back, or None when nothing was changed.
+    """
+    if sys.version_info >= (3, 12) or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        old = asyncio.get_child_watcher()
         watcher = asyncio.PidfdChildWatcher()
         watcher.attach_loop(asyncio.get_running_loop())
         asyncio.set_child_watcher(watcher)
+    except Exception:  # no pidfd_open (old kernel): keep the default
+        return None
+    return old
+
+
+def _restore_watcher(old: Any) -> None:
+    if old is None:
+        return
+    with contextlib.suppress(Exception):
+        old.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(old)
 
 
 def to_checker_config(config: Any) -> CheckerConfig:
@@ -142,11 +159,12 @@ class CheckerService:
         #: VIP presence told by the supervisor (``ha_suspend``); unknown -> look it up
         self._addresses: dict[str, bool] = {}
         self._running = False
+        self._old_watcher: Any = None
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         """Start every checker (and the ``lvs_notify_fifo_script`` reading the FIFO)."""
-        _install_pidfd_watcher()
+        self._old_watcher = _install_pidfd_watcher()
         self._running = True
         cfg = self._config
         if cfg.lvs_notify_fifo and cfg.lvs_notify_fifo_script:
@@ -169,6 +187,8 @@ class CheckerService:
         if run_omega and self._engine is not None:
             self._execute(self._engine.shutdown())
         await self._scripts.close()
+        _restore_watcher(self._old_watcher)
+        self._old_watcher = None
         if self._fifo is not None:
             self._fifo.close()
             self._fifo = None

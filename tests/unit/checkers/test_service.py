@@ -204,3 +204,28 @@ def test_lvs_notify_fifo_script_reads_the_fifo_lines(tmp_path: Path) -> None:
 
     asyncio.run(main())
     assert out.read_text().splitlines()[0] == "RS [10.0.0.11]:tcp:80 [192.0.2.1]:tcp:80 DOWN"
+
+
+def test_asyncio_subprocesses_still_work_after_the_service_stopped(tmp_path: Path) -> None:
+    import threading
+
+    f = tmp_path / "state"
+    f.write_text("0")
+
+    async def service() -> None:
+        svc = CheckerService(config(f), lambda k, b: None)
+        await svc.start()
+        await asyncio.sleep(0.05)
+        await svc.stop()
+
+    async def child() -> int:
+        p = await asyncio.create_subprocess_exec("/bin/true")
+        return await p.wait()
+
+    asyncio.run(service())
+    assert asyncio.run(child()) == 0
+    rc: list[int] = []
+    t = threading.Thread(target=lambda: rc.append(asyncio.run(child())))
+    t.start()
+    t.join(10)
+    assert rc == [0]
