@@ -31,8 +31,10 @@ import asyncio
 import collections
 import errno
 import logging
+import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -66,6 +68,9 @@ _MATCH_AFTER_NS = 200_000_000
 #: ring-buffer records older than this are forgotten (their packet never reached a socket)
 _EVENT_TTL_NS = 5_000_000_000
 _EVENTS_PER_KEY = 256
+
+#: nice value of the thread that compiles the eBPF program (see AutoReceivePath.upgrade)
+UPGRADE_NICE = 10
 
 SeenTuple = tuple[int, int, str]
 """(stamp_ns, priority, src) of the latest valid advert for one (ifindex, family, vrid)."""
@@ -608,6 +613,21 @@ class AutoReceivePath:
             raise
         return f
 
+    def _load_filter_demoted(self, ifnames: Iterable[str]) -> Any:
+        """:meth:`load_filter` at background priority (in the worker thread only).
+
+        The compile keeps a CPU busy for 0.3–0.7 s (much longer on a loaded host). It must not
+        compete with the VRRP thread, which may be SCHED_FIFO (threads inherit it): this thread
+        goes to SCHED_OTHER at nice ``UPGRADE_NICE`` (Linux schedules threads individually).
+        """
+        tid = threading.get_native_id()
+        try:
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            os.setpriority(os.PRIO_PROCESS, tid, UPGRADE_NICE)
+        except OSError as exc:  # pragma: no cover - not permitted: compile at normal priority
+            log.debug("cannot lower the eBPF compile thread's priority: %s", exc)
+        return self.load_filter(ifnames)
+
     def _ifnames(self) -> list[str]:
         return sorted({b[0] for b in self._impl.bindings()})
 
@@ -653,7 +673,7 @@ class AutoReceivePath:
         if not self.use_bpf:
             return False
         try:
-            f = await asyncio.to_thread(self.load_filter, self._ifnames())
+            f = await asyncio.to_thread(self._load_filter_demoted, self._ifnames())
         except Exception as exc:
             self.ebpf_error = str(exc)
             log.warning("eBPF receive path unavailable, staying on classic BPF: %s", exc)

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Receive path under stress: hadaemon eBPF vs hadaemon classic (--no-bpf) vs keepalived 2.2.7.
+
+    .venv/bin/python bench/bench_bpf.py [--flood-s 20] [--senders 1 2] [--stall-s 8]
+                                        [--busy-s 30] [--skip flood,stall,busy,startup]
+
+Every scenario runs in fresh network namespaces (tests/helpers/vrrp_lab.Lab): r1 is the
+master (hadaemon, classic path), r2 the backup under test, r3 a third host, and a client
+that captures adverts. Prints one table per scenario (markdown) and nothing else matters:
+no assertion, speed numbers belong here and not in tests.
+
+- flood:   r3 floods proto-112 packets of a foreign VRID from 1 or 2 Python raw-socket senders
+           for --flood-s seconds while r1 advertises every 100 ms. Reported: packets sent, the
+           backup's false failovers (its adverts seen on the wire) and its CPU (% of one core).
+- stall:   r1 advertises every 1 s; the backup is SIGSTOPped for --stall-s seconds then
+           continued. Reported: did it advertise (= a false failover)?
+- busy:    two busy loops (bounded by --busy-s) saturate both CPUs; VRRPv3 at 10 ms adverts,
+           hadaemon master with vrrp_rt_priority. Reported: false failovers, master advert
+           interval jitter p99 (from the capture).
+- startup: exec → first advert on the wire for a master, eBPF enabled vs --no-bpf.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from helpers.vrrp_lab import (  # noqa: E402
+    PYTHON,
+    Capture,
+    Lab,
+    hd_config,
+    hd_instance,
+    ka_config,
+)
+
+SENDER = str(ROOT / "tests" / "helpers" / "bpf_sender.py")
+KINDS = ("hadaemon-ebpf", "hadaemon-classic", "keepalived")
+MASTER_RE = r"Entering MASTER STATE"
+
+
+@contextlib.contextmanager
+def lab(routers: int = 3) -> Iterator[Lab]:
+    with tempfile.TemporaryDirectory(prefix="hdbench") as d:
+        lb = Lab(Path(d), routers=routers)
+        try:
+            yield lb
+        finally:
+            lb.topo.close()
+
+
+def cpu_s(pid: int) -> float:
+    """utime + stime of ``pid`` and its threads, in seconds."""
+    with open(f"/proc/{pid}/stat") as fh:
+        parts = fh.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_backup(lb: Lab, kind: str, advert_int: float, **g: object) -> None:
+    if kind == "keepalived":
+        lb.start_keepalived("r2", ka_config(priority=100, advert_int=advert_int))
+        lb.wait_log("r2", r"Entering BACKUP STATE", timeout_s=30)
+        return
+    extra = ("--no-bpf",) if kind == "hadaemon-classic" else ()
+    lb.start_hadaemon(
+        "r2", hd_config(hd_instance(priority=100, advert_int=advert_int), **g), *extra
+    )
+    if kind == "hadaemon-ebpf":
+        lb.wait_log("r2", r"receive path: eBPF", timeout_s=120)
+    lb.wait_log("r2", r"Entering BACKUP STATE", timeout_s=30)
+
+
+def vrrp_pid(lb: Lab, kind: str) -> int:
+    """PID of the process that runs VRRP for r2 (keepalived: its VRRP child)."""
+    if kind != "keepalived":
+        return lb.procs["r2"].pid
+    pidfile = lb.tmp / "r2.vrrp.pid"
+    for _ in range(100):
+        if pidfile.exists() and pidfile.read_text().strip():
+            return int(pidfile.read_text())
+        time.sleep(0.05)
+    raise RuntimeError("keepalived VRRP pid file not found")
+
+
+def start_master(lb: Lab, advert_int: float, **g: object) -> None:
+    lb.start_hadaemon(
+        "r1",
+        hd_config(hd_instance(priority=150, state="MASTER", advert_int=advert_int), **g),
+        "--no-bpf",
+    )
+    lb.wait_holder("10.0.0.200", "r1", timeout_s=30)
+
+
+def flood(seconds: float, senders: int) -> list[tuple[str, int, int, int, float]]:
+    rows = []
+    for kind in KINDS:
+        with lab() as lb:
+            start_master(lb, 0.1)
+            start_backup(lb, kind, 0.1)
+            pid = vrrp_pid(lb, kind)
+            cap = Capture(lb.topo, lb.ns["client"], seconds + 2.0, "vrrp")
+            c0, t0 = cpu_s(pid), time.monotonic()
+            procs = [
+                lb.topo.popen(
+                    lb.ns["r3"],
+                    [
+                        PYTHON,
+                        SENDER,
+                        "eth1",
+                        "--src",
+                        "10.0.0.3",
+                        "--vrid",
+                        "99",
+                        "--flood",
+                        str(seconds),
+                    ],
+                    text=True,
+                )
+                for _ in range(senders)
+            ]
+            sent = 0
+            for p in procs:
+                out = p.communicate(timeout=seconds + 60)[0]
+                sent += int(json.loads(out.strip().splitlines()[-1])["sent"])
+            cpu = (cpu_s(pid) - c0) / (time.monotonic() - t0) * 100
+            frames = cap.result()
+            as_master = sum(1 for f in frames if f["src"] == "10.0.0.2" and f["prio"] > 0)
+            failovers = len(re.findall(MASTER_RE, lb.log("r2")))
+            rows.append((kind, senders, sent, failovers, as_master, cpu))
+    return rows  # type: ignore[return-value]
+
+
+def stall(seconds: float) -> list[tuple[str, float, int, int]]:
+    rows = []
+    for kind in KINDS:
+        with lab() as lb:
+            start_master(lb, 1.0)
+            start_backup(lb, kind, 1.0)
+            cap = Capture(lb.topo, lb.ns["client"], seconds + 4.0, "vrrp")
+            lb.signal("r2", signal.SIGSTOP)
+            time.sleep(seconds)
+            lb.signal("r2", signal.SIGCONT)
+            frames = cap.result()
+            as_master = sum(1 for f in frames if f["src"] == "10.0.0.2" and f["prio"] > 0)
+            rows.append((kind, seconds, len(re.findall(MASTER_RE, lb.log("r2"))), as_master))
+    return rows
+
+
+def busy(seconds: float) -> list[tuple[str, int, int, float, float]]:
+    rows = []
+    for kind in KINDS:
+        with lab() as lb:
+            start_master(lb, 0.01, vrrp_rt_priority=10)
+            g = {"vrrp_rt_priority": 10} if kind != "keepalived" else {}
+            start_backup(lb, kind, 0.01, **g)
+            cap = Capture(lb.topo, lb.ns["client"], seconds, "vrrp")
+            loops = [
+                subprocess.Popen(["timeout", str(seconds), PYTHON, "-c", "while True: pass"])
+                for _ in range(2)
+            ]
+            frames = cap.result()
+            for p in loops:
+                p.wait()
+            ts = [f["t"] for f in frames if f["src"] == "10.0.0.1"]
+            gaps_ms = [(b - a) * 1000 for a, b in zip(ts, ts[1:], strict=False)]
+            p99 = statistics.quantiles(gaps_ms, n=100)[98] if len(gaps_ms) > 100 else float("nan")
+            jitter_p99 = p99 - 10.0
+            as_master = sum(1 for f in frames if f["src"] == "10.0.0.2" and f["prio"] > 0)
+            rows.append(
+                (
+                    kind,
+                    len(re.findall(MASTER_RE, lb.log("r2"))),
+                    as_master,
+                    jitter_p99,
+                    max(gaps_ms, default=float("nan")),
+                )
+            )
+    return rows
+
+
+def startup(runs: int) -> list[tuple[str, int, float, float]]:
+    times: dict[str, list[float]] = {"hadaemon-ebpf": [], "hadaemon-classic": []}
+    for _ in range(runs):
+        for kind in times:  # alternate, so both see the same load
+            with lab(routers=1) as lb:
+                cap = Capture(lb.topo, lb.ns["client"], 20.0, "vrrp")
+                extra = ("--no-bpf",) if kind == "hadaemon-classic" else ()
+                t0 = time.monotonic()
+                lb.start_hadaemon(
+                    "r1", hd_config(hd_instance(priority=150, state="MASTER")), *extra
+                )
+                frames = cap.result()
+                first = min(
+                    (f["t"] for f in frames if f["src"] == "10.0.0.1"), default=float("nan")
+                )
+                times[kind].append(first - t0)
+    return [(k, len(v), statistics.median(v), max(v)) for k, v in times.items()]
+
+
+def table(header: list[str], rows: list[tuple[object, ...]]) -> str:
+    def fmt(v: object) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--flood-s", type=float, default=20.0)
+    ap.add_argument("--senders", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--stall-s", type=float, default=8.0)
+    ap.add_argument("--busy-s", type=float, default=30.0)
+    ap.add_argument("--startup-runs", type=int, default=3)
+    ap.add_argument("--skip", default="")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench_bpf needs root (network namespaces, eBPF)", file=sys.stderr)
+        return 2
+    skip = set(a.skip.split(",")) - {""}
+    print(f"# bench_bpf ({time.strftime('%Y-%m-%d %H:%M:%S')}, load {os.getloadavg()[0]:.1f})")
+    if "startup" not in skip:
+        print("\n## start-up: exec -> first advert (master)\n")
+        print(table(["path", "runs", "median s", "max s"], startup(a.startup_runs)))  # type: ignore[arg-type]
+    if "flood" not in skip:
+        for n in a.senders:
+            print(
+                f"\n## flood: foreign-VRID proto 112, {n} sender(s), {a.flood_s:.0f} s, "
+                "master adverts every 100 ms\n"
+            )
+            print(
+                table(
+                    [
+                        "backup",
+                        "senders",
+                        "packets sent",
+                        "MASTER transitions",
+                        "adverts as master",
+                        "VRRP CPU %",
+                    ],
+                    flood(a.flood_s, n),
+                )
+            )  # type: ignore[arg-type]
+    if "stall" not in skip:
+        print(f"\n## stall: backup SIGSTOPped {a.stall_s:.0f} s, adverts every 1 s\n")
+        print(
+            table(
+                ["backup", "stall s", "MASTER transitions", "adverts as master"], stall(a.stall_s)
+            )
+        )  # type: ignore[arg-type]
+    if "busy" not in skip:
+        print(
+            f"\n## busy: 2 busy loops, {a.busy_s:.0f} s, VRRPv3 10 ms adverts, "
+            "master with vrrp_rt_priority 10\n"
+        )
+        print(
+            table(
+                [
+                    "backup",
+                    "MASTER transitions",
+                    "adverts as master",
+                    "master interval p99 - 10 ms (ms)",
+                    "max interval (ms)",
+                ],
+                busy(a.busy_s),
+            )
+        )  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
