@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -89,6 +90,8 @@ class _Inst:
     group: str | None = None
     tracked_ifaces: set[str] = field(default_factory=set)
     down_ifaces: set[str] = field(default_factory=set)
+    vmac: str | None = None
+    """``use_vmac``: the macvlan carrying the VIPs and sending GARPs with the VRRP MAC."""
 
 
 def _lvl(name: str) -> int:
@@ -202,6 +205,12 @@ class VrrpService:
             self._cancel_timer(i)
             self._run(i, ev.Shutdown(), now, arm=False)
         await self._flush_netlink()
+        for i in self.insts.values():
+            if i.vmac:
+                try:
+                    await self.netlink.del_link(i.vmac)
+                except Exception as exc:
+                    log.error("(%s) cannot remove VMAC %s: %s", i.router.name, i.vmac, exc)
         # keepalived's child_wait_time: how long scripts (notify_stop …) may still run
         wait_s = float(getattr(self.config.global_defs, "child_wait_time", 5.0) or 0.0)
         await self.scripts.stop(timeout_s=min(self.notify_timeout_s, wait_s))
@@ -335,12 +344,21 @@ class VrrpService:
         # track_interface weights: the model's None means "interface default" = 0 (FAULT)
         return RouterParams.from_instance(cfg, **overrides)
 
+    def _vmac_name(self, cfg: Any) -> str | None:
+        if not getattr(cfg, "use_vmac", False):
+            return None
+        prefix = getattr(self.config.global_defs, "vmac_prefix", "vrrp") or "vrrp"
+        return str(cfg.vmac_name or f"{prefix}.{cfg.virtual_router_id}")[:15]
+
     def _net_objects(self, cfg: Any) -> tuple[list[VipSpec], list[RouteSpec], list[RuleSpec]]:
         dev = cfg.interface or ""
+        vmac = self._vmac_name(cfg)
         vips = [
             vip_from_model(a, dev)
             for a in (*cfg.virtual_ipaddress, *cfg.virtual_ipaddress_excluded)
         ]
+        if vmac:  # addresses on the VRRP interface live on the VMAC instead (keepalived)
+            vips = [dataclasses.replace(v, dev=vmac) if v.dev == dev else v for v in vips]
         routes = [route_from_model(r) for r in cfg.virtual_routes]
         rules = [rule_from_model(r) for r in cfg.virtual_rules]
         return vips, routes, rules
@@ -350,6 +368,9 @@ class VrrpService:
             raise ValueError("no interface configured")
         params = await self._params(cfg)
         vips, routes, rules = self._net_objects(cfg)
+        vmac = self._vmac_name(cfg)
+        if vmac:
+            await self._setup_vmac(vmac, params)
         fam = socket.AF_INET if params.family == 4 else socket.AF_INET6
         key = (params.interface, fam)
         if key not in self.sockets:
@@ -367,6 +388,7 @@ class VrrpService:
             vips=vips,
             routes=routes,
             rules=rules,
+            vmac=vmac,
         )
         inst.tracked_ifaces = {t.ifname for t in params.track_interfaces}
         if not params.dont_track_primary:
@@ -400,6 +422,23 @@ class VrrpService:
                 continue
             self._rx_fds.add(sock.fileno())
             self._loop.add_reader(sock.fileno(), self._on_readable, sock.fileno())
+
+    async def _setup_vmac(self, vmac: str, p: RouterParams) -> None:
+        """macvlan with the VRRP MAC (RFC 5798 §7.3) and the sysctls it needs (datapath §5)."""
+        cfg_mac = next((i.vmac_mac for i in self.config.vrrp_instances if i.name == p.name), None)
+        mac = cfg_mac or f"00:00:5e:00:0{1 if p.family == 4 else 2}:{p.vrid:02x}"
+        base = p.interface
+        # only the VMAC may answer ARP for the VIPs, and the base interface must not announce a
+        # VIP as the sender of its own ARP requests, else peers cache the base MAC for it
+        self.netlink.set_sysctl(f"net/ipv4/conf/{base}/arp_ignore", 1)
+        self.netlink.set_sysctl(f"net/ipv4/conf/{base}/arp_announce", 2)
+        if await self.netlink.ensure_macvlan(vmac, base, mac):
+            log.info("(%s) created VMAC %s (%s) on %s", p.name, vmac, mac, base)
+        for key, value in (("arp_ignore", 1), ("accept_local", 1), ("rp_filter", 0)):
+            self.netlink.set_sysctl(f"net/ipv4/conf/{vmac}/{key}", value)
+        if p.family == 4:
+            # no link-local/DAD/MLD frames from the shared VRRP MAC while BACKUP
+            self.netlink.set_sysctl(f"net/ipv6/conf/{vmac}/disable_ipv6", 1)
 
     def _start_trackers(self) -> None:
         scripts = {s.name: s for s in self.config.vrrp_scripts}
@@ -636,6 +675,8 @@ class VrrpService:
         elif isinstance(a, act.DelVips):
             self._enqueue(self._del_net(i))
         elif isinstance(a, act.SendGratuitous):
+            if i.vmac:
+                a = dataclasses.replace(a, ifname=i.vmac)
             self._enqueue(self._gratuitous(a))
         elif isinstance(a, act.RunNotify):
             self._notify(a)

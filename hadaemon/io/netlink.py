@@ -524,6 +524,54 @@ class Netlink:
             raise
         return True
 
+    # -- VMAC (use_vmac) -------------------------------------------------------------------------
+    async def ensure_macvlan(self, name: str, base: str, mac: str) -> bool:
+        """Create (if missing) and bring up macvlan ``name`` on ``base`` with ``mac`` (mode
+        private, as keepalived's ``use_vmac``). True if it was created now."""
+        ipr = await self._conn()
+        created = True
+        try:
+            await ipr.link(
+                "add",
+                ifname=name,
+                kind="macvlan",
+                link=await self.ifindex(base),
+                macvlan_mode="private",
+                address=mac,
+            )
+        except NetlinkError as exc:
+            if not _ignore(exc, errno.EEXIST):
+                raise
+            created = False
+        await ipr.link("set", index=await self.ifindex(name), state="up")
+        return created
+
+    async def del_link(self, name: str) -> bool:
+        """Delete interface ``name``; False if it does not exist."""
+        ipr = await self._conn()
+        try:
+            index = await self.ifindex(name)
+        except NetlinkSpecError:
+            return False
+        try:
+            await ipr.link("del", index=index)
+        except NetlinkError as exc:
+            if _ignore(exc, errno.ENODEV, errno.ENOENT):
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def set_sysctl(path: str, value: str | int) -> bool:
+        """Write ``/proc/sys/<path>`` (e.g. ``net/ipv4/conf/eth1/arp_ignore``); False on error."""
+        try:
+            with open(f"/proc/sys/{path}", "w") as fh:
+                fh.write(str(value))
+        except OSError as exc:
+            log.warning("cannot set %s = %s: %s", path.replace("/", "."), value, exc.strerror)
+            return False
+        return True
+
     # -- links ----------------------------------------------------------------------------------
     async def link_up(self, ifname: str) -> bool:
         """Whether ``ifname`` is administratively up with carrier (False if it is missing)."""

@@ -91,7 +91,8 @@ class Lab:
     # -- inspection ---------------------------------------------------------------------------
     def addrs(self, name: str, dev: str = "eth1") -> list[str]:
         """Addresses (``a.b.c.d/len``) on ``dev`` in router ``name``."""
-        out = self.topo.exec(self.ns[name], "ip", "-o", "addr", "show", "dev", dev).stdout
+        out = self.topo.exec(self.ns[name], "ip", "-o", "addr", "show", "dev", dev,
+                             check=False).stdout
         return re.findall(r"inet6? (\S+)", out)
 
     def has_addr(self, name: str, addr: str, dev: str = "eth1") -> bool:

@@ -388,3 +388,21 @@ def test_garp_pacing_two_bursts(lab: Lab) -> None:
     first, second = frames[:2], frames[2:]
     assert second[0]["t"] - first[-1]["t"] >= 0.9  # the delayed second burst
     assert first[-1]["t"] - first[0]["t"] < 0.5 and second[-1]["t"] - second[0]["t"] < 0.5
+
+
+def test_use_vmac_client_sees_the_virtual_router_mac(lab: Lab) -> None:
+    """use_vmac: VIPs on a macvlan with 00:00:5e:00:01:<vrid>; the MAC follows the master."""
+    vrmac = "00:00:5e:00:01:33"  # VRID 51
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, use_vmac=True)), "--no-bpf")
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100, use_vmac=True)), "--no-bpf")
+    wait_for(lambda: lab.has_addr("r1", VIP, dev="vrrp.51"), 10, what="VIP on r1's VMAC")
+    assert lab.mac("r1", "vrrp.51") == vrmac
+    assert lab.client_sees(VIP) == vrmac
+    arp = Capture(lab.topo, lab.ns["client"], 3.0, "arp")
+    assert lab.stop("r1") == 0
+    wait_for(lambda: lab.has_addr("r2", VIP, dev="vrrp.51"), 10, what="VIP on r2's VMAC")
+    assert lab.client_sees(VIP) == vrmac
+    # the new master's GARPs come from the virtual MAC (and move the bridge's FDB entry)
+    assert any(f["eth_src"] == vrmac and f["spa"] == VIP for f in arp.result())
+    # r1 removed its VMAC on the way out
+    assert lab.topo.exec(lab.ns["r1"], "ip", "link", "show", "vrrp.51", check=False).returncode
