@@ -63,6 +63,7 @@ from hadaemon.vrrp.fsm import State
 from hadaemon.vrrp.packet import encode
 from hadaemon.vrrp.router import RouterParams, VirtualRouter, group_address
 from hadaemon.vrrp.sync_group import SyncGroup
+from hadaemon.vrrp.trackers import ProcessTracker
 
 __all__ = ["Emit", "VrrpService"]
 
@@ -74,6 +75,49 @@ NOTIFY_TIMEOUT_S = 10.0
 """A notify script still running after this long is killed (keepalived has no such limit;
 hadaemon never lets a script pile up)."""
 TRACK_FILE_POLL_S = 0.5
+TRACK_PROCESS_POLL_S = 0.5
+
+
+def _proc_table() -> list[tuple[str, list[str]]]:
+    """(comm, argv) of every process (a process that vanished mid-scan is skipped)."""
+    out: list[tuple[str, list[str]]] = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as fh:
+                comm = fh.read().rstrip("\n")
+            with open(f"/proc/{pid}/cmdline", "rb") as fb:
+                argv = [a.decode(errors="replace") for a in fb.read().split(b"\0") if a]
+        except OSError:
+            continue
+        out.append((comm, argv))
+    return out
+
+
+def process_matches(tp: Any, comm: str, argv: list[str]) -> bool:
+    """keepalived's ``vrrp_track_process`` match: ``process NAME [PARAMS...]`` against the
+    process name (``comm``, or argv[0] with ``full_command``) and, if given, its parameters
+    (exact, or ``param_match initial``/``partial``)."""
+    want = list(tp.process)
+    if not want:
+        return False
+    name = want[0]
+    if tp.full_command:
+        if not argv or argv[0] != name:
+            return False
+    elif comm != os.path.basename(name)[:15]:
+        return False
+    params = want[1:]
+    if not params:
+        return True
+    have = argv[1:]
+    mode = tp.param_match or "exact"
+    if mode == "initial":
+        return have[: len(params)] == params
+    if mode == "partial":
+        return " ".join(params) in " ".join(have)
+    return have == params
 
 
 @dataclass
@@ -474,6 +518,14 @@ class VrrpService:
             )
             self.track_scripts[name] = ts
             ts.start()
+        procs = {p.name: p for p in self.config.vrrp_track_processes}
+        tp_wanted = {t.name for i in self.insts.values() for t in i.cfg.track_process}
+        if tp_wanted:
+            self._tasks.append(
+                asyncio.ensure_future(
+                    self._poll_processes({n: procs[n] for n in tp_wanted if n in procs})
+                )
+            )
         files = {f.name: f for f in self.config.track_files}
         tf_wanted = {t.name for i in self.insts.values() for t in i.cfg.track_file}
         if tf_wanted:
@@ -536,6 +588,47 @@ class VrrpService:
                             fault = delta < -253
                         self._run(i, ev.TrackerChanged(f"file:{name}", delta, fault), now)
             await asyncio.sleep(TRACK_FILE_POLL_S)
+
+    async def _poll_processes(self, procs: dict[str, Any]) -> None:
+        """``vrrp_track_process``: count matching processes, feed ProcessTrackers."""
+        trackers: list[tuple[_Inst, ProcessTracker]] = []
+        for i in self.insts.values():
+            for t in i.cfg.track_process:
+                tp = procs.get(t.name)
+                if tp is None:
+                    log.warning("(%s) track_process %s is not defined", i.router.name, t.name)
+                    continue
+                weight = t.weight if t.weight is not None else tp.weight
+                trackers.append(
+                    (
+                        i,
+                        ProcessTracker(
+                            t.name,
+                            weight=weight,
+                            quorum=tp.quorum,
+                            quorum_max=tp.quorum_max,
+                            reverse=bool(t.reverse or tp.weight_reverse),
+                        ),
+                    )
+                )
+        first = True
+        while True:
+            table = await asyncio.to_thread(_proc_table)
+            counts = {
+                n: sum(process_matches(tp, c, a) for c, a in table) for n, tp in procs.items()
+            }
+            now = time.monotonic()
+            for i, tr in trackers:
+                if tr.set_count(counts.get(tr.name, 0)) or first:
+                    log.info(
+                        "Track process %s %s (%d running)",
+                        tr.name,
+                        "up" if tr.up else "down",
+                        tr.running,
+                    )
+                    self._run(i, tr.contribution(), now)
+            first = False
+            await asyncio.sleep(TRACK_PROCESS_POLL_S)
 
     def _on_link(self, e: LinkEvent) -> None:
         now = time.monotonic()

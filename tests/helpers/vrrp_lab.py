@@ -321,13 +321,15 @@ def hd_config(
     *instances: dict[str, Any],
     vrrp_scripts: Sequence[dict[str, Any]] = (),
     vrrp_sync_groups: Sequence[dict[str, Any]] = (),
+    vrrp_track_processes: Sequence[dict[str, Any]] = (),
     **global_defs: Any,
 ) -> str:
     """A whole config (``Config.to_dict()`` form) as JSON text, for ``-f FILE.json``."""
     g = {"router_id": "lab", **global_defs}
     return json.dumps({"global_defs": g, "vrrp_instances": list(instances),
                        "vrrp_scripts": list(vrrp_scripts),
-                       "vrrp_sync_groups": list(vrrp_sync_groups)})
+                       "vrrp_sync_groups": list(vrrp_sync_groups),
+                       "vrrp_track_processes": list(vrrp_track_processes)})
 
 
 def ka_config(

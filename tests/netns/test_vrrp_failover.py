@@ -406,3 +406,20 @@ def test_use_vmac_client_sees_the_virtual_router_mac(lab: Lab) -> None:
     assert any(f["eth_src"] == vrmac and f["spa"] == VIP for f in arp.result())
     # r1 removed its VMAC on the way out
     assert lab.topo.exec(lab.ns["r1"], "ip", "link", "show", "vrrp.51", check=False).returncode
+
+
+def test_track_process_quorum_lost_means_fault(lab: Lab) -> None:
+    arg = f"{os.getpid() % 1000 + 1000}.{lab.topo.prefix[-4:].encode().hex()}"  # unique argv
+    sleeper = lab.topo.popen(lab.ns["r1"], ["sleep", arg])
+    tp = {"name": "daemon", "process": ["sleep", arg], "weight": 0, "quorum": 1}
+    conf = hd_config(hd_instance(priority=150, track_process=[{"name": "daemon"}]),
+                     vrrp_track_processes=[tp])
+    lab.start_hadaemon("r1", conf, "--no-bpf")
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    os.killpg(sleeper.pid, 9)
+    sleeper.wait()
+    lab.wait_log("r1", r"Entering FAULT STATE")
+    lab.wait_holder(VIP, "r2")
+    lab.topo.popen(lab.ns["r1"], ["sleep", arg])  # the process is back: r1 recovers, preempts
+    lab.wait_holder(VIP, "r1")
