@@ -41,7 +41,14 @@ from hadaemon import __version__
 from hadaemon.ipc import messages as m
 from hadaemon.ipc.channel import Channel
 from hadaemon.supervisor import os_ops
-from hadaemon.supervisor.lifecycle import Child, ChildState, Kill, Spawn, describe_exit
+from hadaemon.supervisor.lifecycle import (
+    MIN_HEALTHY_S,
+    Child,
+    ChildState,
+    Kill,
+    Spawn,
+    describe_exit,
+)
 from hadaemon.supervisor.logsetup import setup_logging
 
 log = logging.getLogger("hadaemon.supervisor")
@@ -226,10 +233,12 @@ class Supervisor:
         self.wedge_timeout_s = float(getattr(args, "wedge_timeout_s", WEDGE_TIMEOUT_S))
         self.wedge_kill_s = float(getattr(args, "wedge_kill_s", WEDGE_KILL_S))
         self.backoff_initial_s = float(getattr(args, "backoff_initial_s", 0.1))
+        self.min_healthy_s = float(getattr(args, "min_healthy_s", MIN_HEALTHY_S))
         self._status_server: asyncio.AbstractServer | None = None
         self._metrics: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.spares: dict[str, os_ops.SpawnedWorker] = {}
+        self.warm_spares: set[int] = set()
         spare = getattr(args, "standby_workers", None)
         self.spare_workers: set[str] = set(SPARE_WORKERS if spare is None else spare)
 
@@ -318,13 +327,25 @@ class Supervisor:
             log.warning("cannot start a standby %s worker: %s", name, exc)
             return
         self.spares[name] = sw
-        asyncio.get_running_loop().add_reader(sw.pidfd, self._on_spare_exit, name, sw)
+        loop = asyncio.get_running_loop()
+        loop.add_reader(sw.pidfd, self._on_spare_exit, name, sw)
+        loop.add_reader(sw.sock.fileno(), self._on_spare_warm, name, sw)
         log.debug("standby %s worker started (pid %d)", name, sw.pid)
 
+    def _on_spare_warm(self, name: str, sw: os_ops.SpawnedWorker) -> None:
+        # its Hello is waiting in the pipe: imports are done (the frame is read on adoption)
+        asyncio.get_running_loop().remove_reader(sw.sock.fileno())
+        self.warm_spares.add(sw.pid)
+        log.debug("standby %s worker (pid %d) is warm", name, sw.pid)
+
     def _take_spare(self, name: str) -> os_ops.SpawnedWorker | None:
+        # even a standby still importing is ahead of a process spawned now
         sw = self.spares.pop(name, None)
         if sw is not None:
-            asyncio.get_running_loop().remove_reader(sw.pidfd)
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(sw.sock.fileno())
+            loop.remove_reader(sw.pidfd)
+            self.warm_spares.discard(sw.pid)
             if self.ops.reap(sw.pid) is not None:  # died meanwhile
                 os.close(sw.pidfd)
                 sw.sock.close()
@@ -335,7 +356,10 @@ class Supervisor:
         status = self.ops.reap(sw.pid)
         if status is None:
             return
-        asyncio.get_running_loop().remove_reader(sw.pidfd)
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(sw.pidfd)
+        loop.remove_reader(sw.sock.fileno())
+        self.warm_spares.discard(sw.pid)
         os.close(sw.pidfd)
         sw.sock.close()
         if self.spares.get(name) is sw:
@@ -347,6 +371,7 @@ class Supervisor:
         for name in list(self.spares):
             sw = self.spares.pop(name)
             asyncio.get_running_loop().remove_reader(sw.pidfd)
+            asyncio.get_running_loop().remove_reader(sw.sock.fileno())
             sw.sock.close()  # it sees EOF and exits
             self.ops.kill(sw.pid, signal.SIGTERM)
             with contextlib.suppress(ChildProcessError):
@@ -378,7 +403,13 @@ class Supervisor:
             if needed:
                 if h is None:
                     h = WorkerHandle(
-                        name, spec, Child(name, backoff_initial_s=self.backoff_initial_s)
+                        name,
+                        spec,
+                        Child(
+                            name,
+                            backoff_initial_s=self.backoff_initial_s,
+                            min_healthy_s=self.min_healthy_s,
+                        ),
                     )
                     self.workers[name] = h
                 if h.child.state in (ChildState.STOPPED, ChildState.FATAL):
@@ -803,6 +834,9 @@ class Supervisor:
                 "last_reload": self.last_reload,
                 "watchdog_paused": self.watchdog_paused,
                 "standby_pids": {n: sw.pid for n, sw in self.spares.items()},
+                "standby_warm": sorted(
+                    n for n, sw in self.spares.items() if sw.pid in self.warm_spares
+                ),
                 "stopping": self.stopping,
             },
             "workers": workers,

@@ -6,7 +6,8 @@ hadaemon.workers.vrrp --fd N --ppid P``. The process
 * names itself ``hadaemon: <name>`` (setproctitle), asks for ``PR_SET_PDEATHSIG`` = SIGTERM and
   exits at once if the supervisor is already gone (it runs in its own process group, made by
   the supervisor's ``posix_spawn(setpgroup=0)``);
-* says :class:`~hadaemon.ipc.messages.Hello`, waits for :class:`Configure`, builds the service
+* imports its module (and ``PRELOAD``), says :class:`~hadaemon.ipc.messages.Hello` (a standby
+  process is then warm), waits for :class:`Configure`, builds the service
   with ``module.make_service(config, emit, options)`` and ``await service.start()``, then says
   :class:`Ready`;
 * serves ApplyConfig / StatusRequest / Ping / DumpRequest / RealServerState / VipState /
@@ -104,6 +105,14 @@ def vrrp_make_service(config: Any, emit: Emit, options: dict[str, Any]) -> Any:
     return VrrpService(config, emit, no_bpf=bool(options.get("no_bpf")))
 
 
+#: modules a worker imports before it is configured (a standby process has them loaded when
+#: it is adopted); a worker module may name its own in ``PRELOAD``
+PRELOAD: dict[str, tuple[str, ...]] = {
+    "vrrp": ("hadaemon.io.driver",),
+    "checker": ("hadaemon.checkers.service",),
+    "lvs": ("hadaemon.lvs.service",),
+}
+
 FALLBACK_FACTORIES: dict[str, Callable[[Any, Emit, dict[str, Any]], Any]] = {
     "vrrp": vrrp_make_service,
 }
@@ -150,11 +159,16 @@ class WorkerHost:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        self.chan.send(m.Hello(worker=self.name, pid=os.getpid()))
-        try:  # import (slow: pyroute2, bcc) while the supervisor prepares Configure
+        try:  # import (slow: pyroute2, bcc) before saying Hello: a standby is then "warm"
             module = importlib.import_module(self.module_name)
+            preload = getattr(module, "PRELOAD", None)
+            if preload is None:
+                preload = PRELOAD.get(self.name, ())
+            for name in ("hadaemon.config.model", *preload):
+                importlib.import_module(name)
         except Exception as exc:
             return self._fatal(exc, EXIT_UNAVAILABLE)
+        self.chan.send(m.Hello(worker=self.name, pid=os.getpid()))
         try:
             first = await self.chan.recv_message()
         except m.ChannelClosed:

@@ -21,6 +21,9 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+#: nothing heavy to import before Configure
+PRELOAD: tuple[str, ...] = ()
+
 
 def decode_config(wire: dict[str, Any]) -> dict[str, Any]:
     """The identity: this worker takes the raw map."""
