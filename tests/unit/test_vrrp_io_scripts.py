@@ -165,3 +165,32 @@ def test_route_and_rule_text() -> None:
     )
     with pytest.raises(NetlinkSpecError):
         RuleSpec.parse("from nowhere table 1")
+
+
+def test_track_process_matching() -> None:
+    from types import SimpleNamespace
+
+    from hadaemon.io.driver import process_matches
+
+    def tp(*process: str, param_match: str | None = None, full: bool = False) -> object:
+        return SimpleNamespace(process=process, param_match=param_match, full_command=full)
+
+    assert process_matches(tp("nginx"), "nginx", ["/usr/sbin/nginx", "-g", "x"])
+    assert not process_matches(tp("nginx"), "nginx-debug", ["/usr/sbin/nginx-debug"])
+    assert process_matches(tp("sleep", "10"), "sleep", ["sleep", "10"])
+    assert not process_matches(tp("sleep", "10"), "sleep", ["sleep", "100"])
+    assert process_matches(tp("sleep", "1", param_match="initial"), "sleep", ["sleep", "1", "2"])
+    assert process_matches(tp("a", "b c", param_match="partial"), "a", ["a", "x", "b", "c"])
+    assert process_matches(tp("/usr/bin/python3", full=True), "python3", ["/usr/bin/python3"])
+    assert not process_matches(tp("python3", full=True), "python3", ["/usr/bin/python3"])
+    # comm is cut at 15 characters by the kernel
+    assert process_matches(tp("a-very-long-daemon-name"), "a-very-long-dae", ["x"])
+
+
+def test_realtime_to_monotonic() -> None:
+    import time as _t
+
+    from hadaemon.io.vrrp_socket import realtime_to_monotonic_ns
+
+    m = realtime_to_monotonic_ns(_t.time_ns())
+    assert abs(m - _t.monotonic_ns()) < 1_000_000_000  # same clock, not epoch-offset
