@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import logging
 import os
 import socket
@@ -134,6 +135,8 @@ class _Inst:
     group: str | None = None
     tracked_ifaces: set[str] = field(default_factory=set)
     down_ifaces: set[str] = field(default_factory=set)
+    retired_vips: list[VipSpec] = field(default_factory=list)
+    """VIPs removed by the last reload (the core may still ask to delete them)."""
     vmac: str | None = None
     """``use_vmac``: the macvlan carrying the VIPs and sending GARPs with the VRRP MAC."""
 
@@ -296,11 +299,13 @@ class VrrpService:
             if name in self.insts:
                 i = self.insts[name]
                 params = await self._params(cfg)
-                if (params.vrid, params.family, params.interface) != (
-                    i.router.params.vrid,
-                    i.router.params.family,
-                    i.router.params.interface,
-                ):
+                old_p = i.router.params
+                if (params.vrid, params.family, params.interface, params.version) != (
+                    old_p.vrid,
+                    old_p.family,
+                    old_p.interface,
+                    old_p.version,
+                ) or self._vmac_name(cfg) != i.vmac:
                     self._cancel_timer(i)
                     self._run(i, ev.Shutdown(), now, arm=False)
                     del self.insts[name]
@@ -308,7 +313,15 @@ class VrrpService:
                     self._run(self.insts[name], ev.Startup(), time.monotonic())
                     continue
                 i.cfg = cfg
+                old_vips, old_routes, old_rules = i.vips, i.routes, i.rules
                 i.vips, i.routes, i.rules = self._net_objects(cfg)
+                i.retired_vips = [v for v in old_vips if v not in i.vips]
+                if i.router.state == State.MASTER:
+                    # the core adds/removes changed VIPs; routes and rules are ours to diff
+                    gone_routes = [r for r in old_routes if r not in i.routes]
+                    gone_rules = [r for r in old_rules if r not in i.rules]
+                    self._enqueue(self._del_net(i, vips=[], routes=gone_routes, rules=gone_rules))
+                    self._enqueue(self._add_net(i, vips=[]))
                 self._run(i, ev.ConfigChanged(params), now)
             else:
                 try:
@@ -764,9 +777,17 @@ class VrrpService:
         elif isinstance(a, act.Log):
             proto_log.log(_lvl(a.level), "%s", a.msg)
         elif isinstance(a, act.AddVips):
-            self._enqueue(self._add_net(i))
+            specs, full = self._vip_specs(i, a.addresses)
+            if full:
+                self._enqueue(self._add_net(i, vips=specs))
+            else:  # a reload added some addresses: routes and rules are already there
+                self._enqueue(self._add_net(i, vips=specs, routes=[], rules=[]))
         elif isinstance(a, act.DelVips):
-            self._enqueue(self._del_net(i))
+            specs, full = self._vip_specs(i, a.addresses)
+            if full:
+                self._enqueue(self._del_net(i, vips=specs))
+            else:
+                self._enqueue(self._del_net(i, vips=specs, routes=[], rules=[]))
         elif isinstance(a, act.SendGratuitous):
             if i.vmac:
                 a = dataclasses.replace(a, ifname=i.vmac)
@@ -817,35 +838,65 @@ class VrrpService:
         with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
             await asyncio.wait_for(self._queue.join(), 5.0)
 
-    async def _add_net(self, i: _Inst) -> None:
-        for v in i.vips:
+    def _vip_specs(self, i: _Inst, addresses: tuple[str, ...]) -> tuple[list[VipSpec], bool]:
+        """The VipSpecs (with their ``ip addr`` options) of the action's addresses, and whether
+        they are the instance's whole set (then routes and rules go with them)."""
+        wanted: set[str] = set()
+        for a in addresses:
+            try:
+                wanted.add(str(ipaddress.ip_interface(a.split()[0]).ip))
+            except ValueError:
+                log.error("(%s) bad address %r in action", i.router.name, a)
+        specs = [v for v in i.vips if v.address in wanted]
+        known = {v.address for v in specs}
+        specs += [v for v in i.retired_vips if v.address in wanted and v.address not in known]
+        full = {v.address for v in i.vips} <= wanted
+        return specs, full
+
+    async def _add_net(
+        self,
+        i: _Inst,
+        *,
+        vips: list[VipSpec] | None = None,
+        routes: list[RouteSpec] | None = None,
+        rules: list[RuleSpec] | None = None,
+    ) -> None:
+        for v in i.vips if vips is None else vips:
             try:
                 await self.netlink.add_vip(v)
             except Exception as exc:
                 log.error("(%s) cannot add %s: %s", i.router.name, v, exc)
-        for r in i.routes:
+        for r in i.routes if routes is None else routes:
             try:
                 await self.netlink.add_route(r)
             except Exception as exc:
                 log.error("(%s) cannot add route %s: %s", i.router.name, r, exc)
-        for ru in i.rules:
+        for ru in i.rules if rules is None else rules:
             try:
                 await self.netlink.add_rule(ru)
             except Exception as exc:
                 log.error("(%s) cannot add rule %s: %s", i.router.name, ru, exc)
 
-    async def _del_net(self, i: _Inst, *, quiet: bool = False) -> None:
-        for ru in i.rules:
+    async def _del_net(
+        self,
+        i: _Inst,
+        *,
+        quiet: bool = False,
+        vips: list[VipSpec] | None = None,
+        routes: list[RouteSpec] | None = None,
+        rules: list[RuleSpec] | None = None,
+    ) -> None:
+        for ru in i.rules if rules is None else rules:
             try:
                 await self.netlink.del_rule(ru)
             except Exception as exc:
                 log.error("(%s) cannot remove rule %s: %s", i.router.name, ru, exc)
-        for r in i.routes:
+        for r in i.routes if routes is None else routes:
             try:
                 await self.netlink.del_route(r)
             except Exception as exc:
                 log.error("(%s) cannot remove route %s: %s", i.router.name, r, exc)
-        for v in i.vips:
+        for v in i.vips if vips is None else vips:
             try:
                 if await self.netlink.del_vip(v) and quiet:
                     log.info("(%s) removed stale %s left from a previous run", i.router.name, v)

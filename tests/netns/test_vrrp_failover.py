@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -423,3 +424,22 @@ def test_track_process_quorum_lost_means_fault(lab: Lab) -> None:
     lab.wait_holder(VIP, "r2")
     lab.topo.popen(lab.ns["r1"], ["sleep", arg])  # the process is back: r1 recovers, preempts
     lab.wait_holder(VIP, "r1")
+
+
+def test_sighup_reload_changes_vips_without_flapping(lab: Lab, tmp_path: Path) -> None:
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    conf = tmp_path / "r1.json"
+    # a broken file: the running configuration is kept
+    conf.write_text("{broken")
+    lab.signal("r1", signal.SIGHUP)
+    lab.wait_log("r1", r"Reload failed, keeping the running configuration")
+    assert lab.has_addr("r1", VIP)
+    # a good one: VIP .200 replaced by .201, the instance stays MASTER throughout
+    since = lab.mark("r1")
+    conf.write_text(hd_config(hd_instance(priority=150, vips=("10.0.0.201/24",))))
+    lab.signal("r1", signal.SIGHUP)
+    wait_for(lambda: lab.has_addr("r1", "10.0.0.201") and not lab.has_addr("r1", VIP), 10,
+             what="VIP swapped by reload")
+    assert "Entering" not in lab.log("r1")[since:]
+    assert lab.client_sees("10.0.0.201") == lab.mac("r1")
