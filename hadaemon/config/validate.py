@@ -101,7 +101,30 @@ def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str],
                 "put the other family in virtual_ipaddress_excluded or in its own vrrp_instance",
             )
         if not vi.virtual_ipaddress and not vi.no_virtual_ipaddress:
-            diags.warning(f"{tag} has no virtual_ipaddress", loc)
+            if vi.strict_mode:
+                diags.error(f"{tag} strict mode needs at least one virtual_ipaddress", loc)
+            else:
+                diags.warning(f"{tag} has no virtual_ipaddress", loc)
+        if len(vi.virtual_ipaddress) > 255:
+            diags.error(
+                f"{tag} {len(vi.virtual_ipaddress)} virtual addresses do not fit in one advert "
+                "(at most 255)",
+                vi.locations.get("virtual_ipaddress", loc),
+                "move the extra addresses to virtual_ipaddress_excluded",
+            )
+        for kw_name in ("mcast_src_ip", "unicast_src_ip"):
+            src = getattr(vi, kw_name)
+            if src is not None and (6 if ":" in src else 4) != vi.family:
+                diags.error(
+                    f"{tag} {kw_name} {src} is not IPv{vi.family} like the instance's addresses",
+                    vi.locations.get(kw_name, loc),
+                )
+        if vi.strict_mode and (vi.unicast_peer or vi.authentication is not None):
+            diags.error(
+                f"{tag} strict mode does not allow unicast peers or authentication",
+                vi.locations.get("strict_mode", loc),
+                "remove vrrp_strict/strict_mode (often copied from the sample by accident)",
+            )
         # unicast
         has_unicast_kw = vi.unicast_src_ip is not None or vi.unicast_fault_no_peer
         if has_unicast_kw and not vi.unicast_peer:
@@ -234,6 +257,13 @@ def _check_virtual_servers(config: Config, diags: Diagnostics) -> None:
             )
         if not vs.real_servers and vs.sorry_server is None:
             diags.warning(f"virtual_server {vs.key} has no real_server", vs.location)
+        total = sum(rs.weight for rs in vs.real_servers)
+        if vs.real_servers and vs.quorum > total:
+            diags.warning(
+                f"virtual_server {vs.key} quorum {vs.quorum} is more than the total weight "
+                f"{total} of its real servers; it can never be up",
+                vs.locations.get("quorum", vs.location),
+            )
         _dupes(vs.real_servers, lambda r: f"{r.address} {r.port}", "real_server", diags)
         for rs in vs.real_servers:
             if rs.port is None and vs.fwmark is None:

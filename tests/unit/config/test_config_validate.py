@@ -115,3 +115,19 @@ def test_script_security_warning() -> None:
 def test_duplicate_names() -> None:
     r = load(inst("A", 1) + inst("A", 2))
     assert errors(r) == ["duplicate vrrp_instance 'A' (first defined at t.conf:1:1)"]
+
+
+def test_strict_mode_and_source_family_and_quorum() -> None:
+    r = load(
+        inst("A", 1, "strict_mode\nunicast_src_ip 192.0.2.5\nunicast_peer {\n 192.0.2.6\n}\n")
+    )
+    assert errors(r) == ["(A) strict mode does not allow unicast peers or authentication"]
+    r = load(inst("A", 1, "mcast_src_ip 2001:db8::5\n"))
+    assert errors(r) == ["(A) mcast_src_ip 2001:db8::5 is not IPv4 like the instance's addresses"]
+    r = load(
+        "virtual_server 192.0.2.1 80 {\n quorum 5\n real_server 192.0.2.2 80 {\n weight 2\n }\n}\n"
+    )
+    assert [d.message for d in r.warnings] == [
+        "virtual_server 192.0.2.1:80/TCP quorum 5 is more than the total weight 2 of its real "
+        "servers; it can never be up"
+    ]
