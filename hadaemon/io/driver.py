@@ -363,8 +363,15 @@ class VrrpService:
                 for g, m in self.groups.items()
             },
             "unknown_vrid_rcvd": self.unknown_vrid,
+            "receive_path": self._rx_status(),
             "track_scripts": {n: t.ok for n, t in self.track_scripts.items()},
         }
+
+    def _rx_status(self) -> dict[str, Any]:
+        try:
+            return dict(self.rx.status())
+        except Exception as exc:  # status must never fail
+            return {"error": str(exc)}
 
     # ================================================================ setup helpers
     async def _params(self, cfg: Any) -> RouterParams:

@@ -49,8 +49,9 @@ assert s.send(bytes.fromhex("{payload}"){args})
 def _recv_proc(lab: Lab, name: str, fam: str, n: int = 1):  # type: ignore[no-untyped-def]
     from helpers.vrrp_lab import PYTHON, ROOT
 
-    p = lab.topo.popen(lab.ns[name], [PYTHON, "-c", RECV.format(fam=fam, n=n)],
-                       text=True, cwd=str(ROOT))
+    p = lab.topo.popen(
+        lab.ns[name], [PYTHON, "-c", RECV.format(fam=fam, n=n)], text=True, cwd=str(ROOT)
+    )
     assert p.stdout is not None
     assert p.stdout.readline().strip() == "ready"
     return p
@@ -84,8 +85,11 @@ def test_multicast_advert_between_namespaces(lab: Lab, fam: str, src: str, dst: 
 def test_unicast_with_source_and_ttl(lab: Lab) -> None:
     payload = "3133640100640000" + "0a000064"
     rx = _recv_proc(lab, "r2", "AF_INET")
-    run_py(lab.topo, lab.ns["r1"], SEND.format(
-        fam="AF_INET", payload=payload, args=', "10.0.0.2", src="10.0.0.1", ttl=17'))
+    run_py(
+        lab.topo,
+        lab.ns["r1"],
+        SEND.format(fam="AF_INET", payload=payload, args=', "10.0.0.2", src="10.0.0.1", ttl=17'),
+    )
     out, _ = rx.communicate(timeout=20)
     (pkt,) = json.loads(out.strip().splitlines()[-1])
     assert (pkt["src"], pkt["dst"], pkt["ttl"]) == ("10.0.0.1", "10.0.0.2", 17)
@@ -182,18 +186,67 @@ def test_bad_vip_text_is_a_clear_error() -> None:
 def test_gratuitous_arp_and_unsolicited_na_on_the_wire(lab: Lab) -> None:
     arp = Capture(lab.topo, lab.ns["client"], 1.5, "arp")
     na = Capture(lab.topo, lab.ns["client"], 1.5, "na")
-    run_py(lab.topo, lab.ns["r1"], """
+    run_py(
+        lab.topo,
+        lab.ns["r1"],
+        """
     from hadaemon.io.garp import GarpSender
     from hadaemon.io.ndisc import NaSender
     assert GarpSender("eth1").send(["10.0.0.200", "10.0.0.201"]) == 2
     assert NaSender("eth1").send(["fd00::200"]) == 1
-    """)
+    """,
+    )
     mac = lab.mac("r1")
     frames = [f for f in arp.result() if f["eth_src"] == mac]
     assert [(f["op"], f["spa"], f["tpa"]) for f in frames] == [
-        (1, "10.0.0.200", "10.0.0.200"), (1, "10.0.0.201", "10.0.0.201")]
+        (1, "10.0.0.200", "10.0.0.200"),
+        (1, "10.0.0.201", "10.0.0.201"),
+    ]
     assert all(f["eth_dst"] == "ff:ff:ff:ff:ff:ff" and f["sha"] == mac for f in frames)
     nas = [f for f in na.result() if f["eth_src"] == mac]
     assert len(nas) == 1
     assert (nas[0]["target"], nas[0]["dst"], nas[0]["hlim"]) == ("fd00::200", "ff02::1", 255)
     assert nas[0]["flags"] & 0x20 and not nas[0]["flags"] & 0x40  # Override set, Solicited not
+
+
+SERVICE = """
+import asyncio, json, sys
+sys.path.insert(0, "tests")
+from helpers.vrrp_lab import hd_config, hd_instance
+from hadaemon.config.model import Config
+from hadaemon.io.driver import VrrpService
+
+async def main():
+    events = []
+    cfg = Config.from_dict(json.loads(hd_config(hd_instance(priority=150))))
+    svc = VrrpService(cfg, lambda kind, body: events.append([kind, body]), no_bpf=True)
+    await svc.start()
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        if svc.status()["instances"]["VI_1"]["state"] == "MASTER":
+            break
+    running = svc.status()
+    await svc.stop()
+    print(json.dumps({"running": running, "stopped": svc.status(), "events": events}))
+
+asyncio.run(main())
+"""
+
+
+def test_vrrp_service_api_status_and_events(lab: Lab) -> None:
+    """The VrrpService contract the supervisor relies on: emit(kind, body) and status()."""
+    out = json.loads(run_py(lab.topo, lab.ns["r1"], SERVICE).strip().splitlines()[-1])
+    inst = out["running"]["instances"]["VI_1"]
+    assert inst["state"] == "MASTER"
+    assert (inst["base_priority"], inst["effective_priority"]) == (150, 150)
+    assert inst["master_address"] == "10.0.0.1"
+    assert inst["stats"]["become_master"] == 1 and inst["stats"]["advert_sent"] >= 1
+    assert inst["last_transition"][1]
+    assert out["running"]["receive_path"]["kind"] == "classic"
+    kinds = [k for k, _ in out["events"]]
+    assert "ready" in kinds
+    changes = [(b["prev_state"], b["state"]) for k, b in out["events"] if k == "state_changed"]
+    assert changes == [("INIT", "BACKUP"), ("BACKUP", "MASTER"), ("MASTER", "STOP")]
+    body = next(b for k, b in out["events"] if k == "state_changed" and b["state"] == "MASTER")
+    assert (body["instance"], body["vrid"], body["interface"]) == ("VI_1", 51, "eth1")
+    assert out["stopped"]["instances"]["VI_1"]["stats"]["pri_zero_sent"] == 1
