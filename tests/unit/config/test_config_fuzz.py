@@ -70,7 +70,7 @@ VOCAB = [
     " ",
 ]
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _only_config_error(run: object) -> LoadResult | None:
