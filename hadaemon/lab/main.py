@@ -458,6 +458,15 @@ class Lab:
             rec.t_end = time.monotonic()
             rec.note = str(e)
             hints = self._log_hints()
+            fails = [c for c in self.snapshot("conn") if c["t"] >= t and not c["ok"]]
+            if self._is_master(new, t) is not None and fails:
+                r = self.routers[new]
+                who = "the lab's stand-in" if not r.impl.has_datapath else f"{r.impl.name}'s"
+                hints.append(
+                    f"{new} holds the VIP but the client's connections fail ({fails[-1]['err']}):"
+                    f" {who} load balancer does not forward VIP:{PORT} to {rs}"
+                    + (" (try --standin-lvs)" if r.impl.has_datapath else "")
+                )
             raise LabError(str(e) + "".join(f"\n  {h}" for h in hints)) from None
         rec.settled = True
         took = got["t_master"] - t
@@ -512,14 +521,23 @@ class Lab:
         )
         # start the client once the first election is over (the seed: "ip addr" shows the VIP)
         assert self.client is not None and self.client.stdin is not None
-        self.t_client_start = time.monotonic()
+        t_go = time.monotonic()
         self.record("action", what="client starts connecting to the VIP")
         self.client.stdin.write("go\n")
         self.client.stdin.flush()
         self.wait(
-            lambda: self._answered_by("rs1", self.t_client_start),
-            10,
-            "the client's first answer from rs1",
+            lambda: self._answered_by("rs1", t_go),
+            self.opts.settle_timeout_s,
+            "the client's first answer from rs1 (the load balancer of r1)",
+        )
+        # the service is up from the first answer on: failures before it are start-up, reported
+        # in the timeline but not judged (the seed tests the service once both routers are up)
+        first = min(c["t"] for c in self.snapshot("conn") if c["ok"] and c["t"] >= t_go)
+        self.t_client_start = first
+        failed = len([c for c in self.snapshot("conn") if c["t"] < first and c["t"] >= t_go])
+        self.record("service_up", t=first, after_s=first - t_go, failed=failed)
+        self.say(
+            f"  the VIP answers {first - t_go:.3f} s after the client started ({failed} failed)"
         )
         time.sleep(self.opts.dwell_s)
         self.step(

@@ -433,6 +433,14 @@ def timeline_lines(events: Sequence[Event], p: LabParams, t0: float) -> list[str
                     f"{'UP' if e['up'] else 'DOWN'} (stand-in checker)",
                 )
             )
+        elif ev == "service_up":
+            lines.append(
+                (
+                    t,
+                    f"client first answer from the VIP, {e['after_s']:.3f} s after it "
+                    f"started ({e['failed']} failed before: start-up, not judged)",
+                )
+            )
         elif ev == "exit":
             lines.append((t, f"{e['router']:<6} daemon exited (status {e['code']})"))
     # adverts: first of each run, priority-0 adverts

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -56,7 +58,7 @@ def _finish(p: subprocess.Popen[str], timeout_s: float = 100) -> str:
     try:
         out, _ = p.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(p.pid, 15)  # the lab cleans up on SIGTERM
+        os.killpg(p.pid, signal.SIGTERM)  # the lab cleans up on SIGTERM
         out, _ = p.communicate(timeout=20)
         pytest.fail(f"lab did not finish in {timeout_s} s:\n{out}")
     return out
@@ -282,6 +284,41 @@ def test_lab_cleanup_removes_leftovers_of_a_killed_run(tmp_path: Path) -> None:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+@pytest.mark.netns
+@pytest.mark.keepalived
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_lab_interrupted_removes_everything(sig: int) -> None:
+    """Ctrl-C (or SIGTERM) in the middle of the walkthrough: exit 130, nothing left behind."""
+    p = subprocess.Popen(
+        [sys.executable, "-m", "hadaemon", "lab", "--short", "--routers", "keepalived,keepalived"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert p.stdout is not None
+    prefix = None
+    try:
+        for line in p.stdout:
+            m = re.search(r"building the lab (hdlab-\d+-[0-9a-f]+)", line)
+            if m:
+                prefix = m.group(1)
+            if "step 2/7" in line:  # routers, agents and the client are all running
+                break
+        assert prefix, "the lab did not say which prefix it uses"
+        p.send_signal(sig)
+        out, _ = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 130, out
+    assert "interrupted" in out and "Traceback" not in out
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert prefix not in left
+    assert not list(Path("/tmp").glob(f"hadaemon-{prefix}-*"))
+
+
 def test_lab_without_root_gives_a_clear_message() -> None:
     """Not root: exit 2 and a sentence, no traceback, nothing created."""
     cmd = [sys.executable, "-m", "hadaemon", "lab", "--short"]
@@ -317,3 +354,14 @@ def test_lab_bad_options(args: list[str], words: str, capsys: pytest.CaptureFixt
 
     assert main(args) == 2
     assert words in capsys.readouterr().err
+
+
+def test_lab_plot_without_matplotlib_is_refused_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--plot without matplotlib: a sentence before anything is built (root assumed)."""
+    from hadaemon.lab import main as lab_main
+
+    monkeypatch.setattr(lab_main.os, "geteuid", lambda: 0)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails
+    opts = lab_main.Options(impls=("keepalived", "keepalived"), plot_path="x.png")
+    problems = lab_main.preflight(opts)
+    assert any("--plot needs matplotlib" in p for p in problems), problems
