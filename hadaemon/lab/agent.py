@@ -119,7 +119,7 @@ def _kernel_time(ancdata: list[tuple[int, int, bytes]]) -> float:
     for level, typ, data in ancdata:
         if level == socket.SOL_SOCKET and typ == SO_TIMESTAMPNS and len(data) >= 16:
             sec, nsec = struct.unpack("qq", data[:16])
-            return sec + nsec / 1e9 - (time.time() - time.monotonic())
+            return float(sec + nsec / 1e9 - (time.time() - time.monotonic()))
     return time.monotonic()
 
 

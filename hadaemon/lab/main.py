@@ -271,9 +271,9 @@ class Lab:
         for rs in ("rs1", "rs2"):
             ns = self.topo.hosts[rs].ns
             self.topo.ip(ns, "addr", "add", f"{VIP}/32", "dev", "lo")
-            for conf in ("all", DEV):
-                self.topo.sysctl(ns, f"net.ipv4.conf.{conf}.arp_ignore", "1")
-                self.topo.sysctl(ns, f"net.ipv4.conf.{conf}.arp_announce", "2")
+            for scope in ("all", DEV):
+                self.topo.sysctl(ns, f"net.ipv4.conf.{scope}.arp_ignore", "1")
+                self.topo.sysctl(ns, f"net.ipv4.conf.{scope}.arp_announce", "2")
         self.topo.ip(self.topo.hosts["client"].ns, "route", "add", f"{VIP}/32", "dev", DEV)
         seeds = {
             "r1": (seedconf.SEED_MASTER, seedconf.SEED_MASTER_ADDR, 100, "rs1"),

@@ -160,7 +160,8 @@ def adapt(
         "delay_before_retry": timers.delay_before_retry_s,
     }
     for kw, val in subs.items():
-        out = re.sub(rf"(^\s*{kw}\s+)\S+", lambda m, v=val: m.group(1) + _num(v), out, flags=re.M)
+        value = _num(val)
+        out = re.sub(rf"(^\s*{kw}\s+)\S+", rf"\g<1>{value}", out, flags=re.M)
     if timers.vrrp_version == 3:
         out = re.sub(
             r"(^\s*router_id\s+\S+.*$)", r"\1\n   vrrp_version 3", out, count=1, flags=re.M

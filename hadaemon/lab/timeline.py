@@ -344,14 +344,14 @@ def analyse(
     ]
     failed_outside: list[Event] = []
     for c in conns:
-        t0, t1 = float(c["t"]), float(c.get("t_end", c["t"]))
+        t0, t1 = float(c["t"]), float(c.get("t_end") or c["t"])
         if t0 < t_client_start or t0 >= t_stop:
             continue
         if not c["ok"] and not _intersects_any(t0, t1, windows):
             failed_outside.append(c)
     for r, (b0, b1) in zip(results, bounds, strict=True):
         for c in conns:
-            t0, t1 = float(c["t"]), float(c.get("t_end", c["t"]))
+            t0, t1 = float(c["t"]), float(c.get("t_end") or c["t"])
             if not b0 <= t0 < min(b1, t_stop):
                 continue
             if c["ok"]:
