@@ -239,6 +239,7 @@ class Supervisor:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.spares: dict[str, os_ops.SpawnedWorker] = {}
         self.warm_spares: set[int] = set()
+        self.spare_delay_s = float(getattr(args, "standby_delay_s", SPARE_DELAY_S))
         spare = getattr(args, "standby_workers", None)
         self.spare_workers: set[str] = set(SPARE_WORKERS if spare is None else spare)
 
@@ -304,7 +305,7 @@ class Supervisor:
     def _schedule_spare(self, name: str) -> None:
         if name not in self.spare_workers or self.stopping:
             return
-        asyncio.get_running_loop().call_later(SPARE_DELAY_S, self._make_spare, name)
+        asyncio.get_running_loop().call_later(self.spare_delay_s, self._make_spare, name)
 
     def _make_spare(self, name: str) -> None:
         h = self.workers.get(name)

@@ -80,6 +80,7 @@ def main() -> int:
         ("HADAEMON_TEST_WEDGE_KILL_S", "wedge_kill_s"),
         ("HADAEMON_TEST_PING_INTERVAL_S", "ping_interval_s"),
         ("HADAEMON_TEST_MIN_HEALTHY_S", "min_healthy_s"),
+        ("HADAEMON_TEST_STANDBY_DELAY_S", "standby_delay_s"),
     ):
         if env in os.environ:
             setattr(args, attr, float(os.environ[env]))

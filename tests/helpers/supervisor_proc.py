@@ -102,7 +102,11 @@ class Sup:
         return doc
 
     def wait_running(
-        self, names: set[str] | None = None, timeout_s: float = 20.0, min_uptime_s: float = 0.0
+        self,
+        names: set[str] | None = None,
+        timeout_s: float = 20.0,
+        min_uptime_s: float = 0.0,
+        warm_standby: bool = False,
     ) -> dict[str, Any]:
         def ok() -> dict[str, Any] | None:
             assert self.proc is not None and self.proc.poll() is None, (
@@ -113,6 +117,8 @@ class Sup:
                 return None
             ws = doc["workers"]
             if names is not None and set(ws) != names:
+                return None
+            if warm_standby and doc["hadaemon"].get("standby_warm") != ["vrrp"]:
                 return None
             if all(
                 w["state"] == "RUNNING" and (w["running_s"] or 0) >= min_uptime_s

@@ -58,14 +58,16 @@ def test_kill9_each_worker_20_times_respawned_with_state_handback(
     tmp_path: Path, sups: list[Sup]
 ) -> None:
     # a worker that served 0.3 s is not crash-looping here (default 1 s): faster rounds
-    sup = start(sups, tmp_path, base_conf(tmp_path), env={"HADAEMON_TEST_MIN_HEALTHY_S": "0.3"})
-    doc = sup.wait_running(ALL, min_uptime_s=0.4)
+    env = {"HADAEMON_TEST_MIN_HEALTHY_S": "0.3", "HADAEMON_TEST_STANDBY_DELAY_S": "0.1"}
+    sup = start(sups, tmp_path, base_conf(tmp_path), env=env)
+    doc = sup.wait_running(ALL, min_uptime_s=0.4, warm_standby=True)
     assert doc["vrrp_states"] == {"VI_1": "MASTER", "VI_2": "BACKUP"}
     for round_ in range(20):
         old = {n: w["pid"] for n, w in doc["workers"].items()}
         for pid in old.values():
             os.kill(pid, signal.SIGKILL)
-        doc = sup.wait_running(ALL, min_uptime_s=0.4)
+        # every other round the vrrp worker is replaced by its warm standby
+        doc = sup.wait_running(ALL, min_uptime_s=0.4, warm_standby=round_ % 2 == 0)
         new = {n: w["pid"] for n, w in doc["workers"].items()}
         assert all(new[n] != old[n] for n in ALL), (round_, old, new)
         assert sup.proc is not None and sup.proc.poll() is None
