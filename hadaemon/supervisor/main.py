@@ -92,13 +92,8 @@ def _vrrp_part(config: Any) -> dict[str, Any]:
 
 
 def _lb_part(config: Any) -> dict[str, Any]:
-    part: dict[str, Any] = config.replace(
-        vrrp_instances=(),
-        vrrp_sync_groups=(),
-        vrrp_scripts=(),
-        track_files=(),
-        vrrp_track_processes=(),
-    ).to_dict()
+    # the checker needs track_files (FILE_CHECK) and lvs the VRRP VIPs' devices (DR): whole model
+    part: dict[str, Any] = config.to_dict()
     return part
 
 
