@@ -711,6 +711,8 @@ def parse_route_line(p: Parser, toks: list[Token]) -> m.IpRoute | None:
                 p.diags.error(f"'{t}' needs a value", toks[i].loc)
                 break
             if t in ("src", "via", "gw"):
+                if t == "gw":
+                    p.diags.warning('"gw" for routes is deprecated, use "via"', toks[i].loc)
                 addr = nxt.text.split()[-1] if nxt.text not in ("inet", "inet6") else None
                 if addr is None and i + 2 < len(toks):
                     addr = toks[i + 2].text

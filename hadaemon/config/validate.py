@@ -156,6 +156,13 @@ def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str],
                 check_if(a.dev, f"ip address {a.address}", a.location)
         for t in vi.track_interface:
             check_if(t.name, f"track_interface in {vi.name}", t.location)
+        for r in vi.virtual_routes:
+            if r.dev is None and not r.no_track:
+                diags.warning(
+                    f"{tag} cannot track route {r.dst} with no interface specified, not tracking",
+                    r.location,
+                    "add 'dev IF' or 'no_track'",
+                )
         # duplicate VRID per (interface, family); unicast instances are keyed by their peers
         if vi.virtual_router_id:
             ifname = vi.interface or gd.default_interface or ""
@@ -254,6 +261,12 @@ def _check_virtual_servers(config: Config, diags: Diagnostics) -> None:
                 f"virtual_server group '{vs.group}': no virtual_server_group with that name",
                 vs.location,
                 did_you_mean(vs.group, groups),
+            )
+        if vs.fwmark is not None and "protocol" in vs.locations:
+            diags.warning(
+                f"virtual_server fwmark {vs.fwmark}: protocol specified for fwmark - protocol "
+                "will be ignored",
+                vs.locations["protocol"],
             )
         if not vs.real_servers and vs.sorry_server is None:
             diags.warning(f"virtual_server {vs.key} has no real_server", vs.location)

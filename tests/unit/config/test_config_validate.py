@@ -131,3 +131,21 @@ def test_strict_mode_and_source_family_and_quorum() -> None:
         "virtual_server 192.0.2.1:80/TCP quorum 5 is more than the total weight 2 of its real "
         "servers; it can never be up"
     ]
+
+
+def test_route_tracking_and_fwmark_protocol_warnings() -> None:
+    r = load(
+        inst(
+            "A",
+            1,
+            "virtual_routes {\n 10.9.0.0/16 gw 192.0.2.254\n"
+            " 10.8.0.0/16 via 192.0.2.254 dev eth0\n blackhole 10.7.0.0/16 no_track\n}\n",
+        )
+        + "virtual_server fwmark 4 {\n protocol UDP\n real_server 192.0.2.9 {\n }\n}\n"
+    )
+    assert [d.message for d in r.warnings] == [
+        "(A) cannot track route 10.9.0.0/16 with no interface specified, not tracking",
+        '"gw" for routes is deprecated, use "via"',
+        "virtual_server fwmark 4: protocol specified for fwmark - protocol will be ignored",
+    ]
+    assert r.errors == []
