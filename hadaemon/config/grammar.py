@@ -285,13 +285,8 @@ class Parser:
         if kw.deprecated:
             self.diags.warning(f"'{name}' is deprecated, use '{kw.deprecated}'", st.loc)
         rest: Stmt | None = None
-        if (
-            kw.max_args is not None
-            and len(st.args) > kw.max_args
-            and st.one_line
-            and st.args[kw.max_args].text in block.kws
-        ):
-            split = kw.max_args
+        split = self._one_line_split(st, kw, block)
+        if split is not None:
             nxt = st.args[split]
             rest = Stmt(nxt, st.args[split + 1 :], st.block, one_line=True, block_loc=st.block_loc)
             self.diags.warning(
@@ -324,6 +319,22 @@ class Parser:
             locs[name] = st.loc
         if rest is not None:
             self.run_stmt(rest, block, acc)
+
+    @staticmethod
+    def _one_line_split(st: Stmt, kw: Kw, block: Block) -> int | None:
+        """Where a one-line block's statement runs into the next keyword, or None.
+
+        Only inside ``{ ... }`` opened on the same line; the first unquoted argument after the
+        keyword's minimum that is itself a keyword of the block starts a new statement.
+        """
+        if not st.one_line:
+            return None
+        limit = len(st.args) if kw.max_args is None else min(len(st.args), kw.max_args + 1)
+        for i in range(max(kw.min_args, 1 if kw.min_args else 0), limit):
+            a = st.args[i]
+            if not a.quoted and a.text in block.kws:
+                return i
+        return None
 
     # ------------------------------------------------------------------ top level
     def parse(self, tree: list[Stmt]) -> m.Config:

@@ -197,3 +197,22 @@ def test_auth_hmac_block() -> None:
     ]
     two = load(inst(f"auth_hmac {{\n key 1 {key1}\n key 2 file:/k\n}}\n"))
     assert [d.message for d in two.errors] == ["auth_hmac has several keys but no active_key"]
+
+
+def test_whole_blocks_on_one_line() -> None:
+    r = load(
+        'vrrp_script chk { script "/bin/pgrep -x haproxy" interval 2 weight 2 }\n'
+        "vrrp_instance VI_1 { interface eth0 virtual_router_id 5 priority 50 "
+        "virtual_ipaddress { 10.0.0.1/24 } track_script { chk } }\n"
+    )
+    assert r.errors == []
+    s = r.config.vrrp_scripts[0]
+    assert (s.script and s.script.args, s.interval, s.weight) == (
+        ("/bin/pgrep", "-x", "haproxy"),
+        2.0,
+        2,
+    )
+    vi = r.config.vrrp_instances[0]
+    assert (vi.interface, vi.virtual_router_id, vi.priority) == ("eth0", 5, 50)
+    assert [a.cidr for a in vi.virtual_ipaddress] == ["10.0.0.1/24"]
+    assert [t.name for t in vi.track_script] == ["chk"]
