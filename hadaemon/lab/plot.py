@@ -30,7 +30,7 @@ def plot(doc: dict[str, Any], path: str) -> None:
         )
     for st in rep["steps"]:
         ax.axvline(st["t_action"] - t0, color="black", lw=0.6, ls="--")
-        ax.text(st["t_action"] - t0, 3.55, str(st["n"]), fontsize=8)
+        ax.text(st["t_action"] - t0, 3.4, f" {st['n']}", fontsize=8)
         if st["window"]:
             w0, w1 = st["window"]
             ax.axvspan(w0 - t0, w1 - t0, color="grey", alpha=0.15)

@@ -206,3 +206,16 @@ def test_adapt_short_mode_is_vrrpv3_with_fast_timers() -> None:
     assert "nb_get_retry 1 " in out and "delay_before_retry 0.2\n" in out
     assert "priority 90\n" in out and "state BACKUP\n" in out  # untouched
     assert "lvs_sync_daemon_inteface eth1" in out  # the seed's typo is kept on purpose
+
+
+def test_plot_writes_a_png(tmp_path: Any) -> None:
+    """--plot draws the JSON document (only where matplotlib is installed)."""
+    pytest.importorskip("matplotlib")
+    from hadaemon.lab.plot import plot
+
+    ev, steps = sigterm_run()
+    rep = analyse(ev, steps, P, 0.5, 6.0)
+    doc = {"t0": 0.0, "report": rep.to_json(), "events": ev}
+    out = tmp_path / "lab.png"
+    plot(doc, str(out))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
