@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from helpers.bpf_packets import ether, frame4, frame6, ipv4, ipv6, vrrp_payload
 
-pytestmark = pytest.mark.bpf
+pytestmark = [pytest.mark.bpf, pytest.mark.xdist_group("bpf_verdicts")]  # one compile
 
 LO = 1
 V4 = socket.AF_INET
