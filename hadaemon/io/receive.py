@@ -116,6 +116,11 @@ class ReceivePath(Protocol):
         """Drop/pass counters (kernel ones prefixed ``kernel_`` on the eBPF path)."""
         ...
 
+    def drop_counters(self) -> dict[str, int]:
+        """Drops by reason (``ttl``, ``vrid``, ...), kernel and user space added up: the
+        ``hadaemon_bpf_drops_total{reason}`` metric (``services.vrrp.bpf_drops``)."""
+        ...
+
     def update_vrids(self, ifname: str, family: int, vrids: Iterable[int]) -> None:
         """Change the VRIDs configured on (interface, family) (reload)."""
         ...
@@ -345,6 +350,16 @@ class ClassicReceivePath:
     def counters(self) -> dict[str, int]:
         """User-space counters (a classic filter's kernel drops are not countable)."""
         return dict(self._counts)
+
+    def drop_counters(self) -> dict[str, int]:
+        """Drops by reason: ``kernel_drop_X`` and ``user_drop_X`` both count as ``X``."""
+        out: dict[str, int] = {}
+        for k, v in self.counters().items():
+            for prefix in ("kernel_drop_", "user_drop_"):
+                if k.startswith(prefix):
+                    reason = k.removeprefix(prefix)
+                    out[reason] = out.get(reason, 0) + v
+        return out
 
     def status(self) -> dict[str, Any]:
         """JSON-able summary: kind, interfaces, counters, last-seen ages in seconds."""
@@ -700,6 +715,10 @@ class AutoReceivePath:
     def counters(self) -> dict[str, int]:
         """Counters of the active path."""
         return self._impl.counters()
+
+    def drop_counters(self) -> dict[str, int]:
+        """Drops by reason of the active path (see :meth:`ClassicReceivePath.drop_counters`)."""
+        return self._impl.drop_counters()
 
     def update_vrids(self, ifname: str, family: int, vrids: Iterable[int]) -> None:
         """Change the VRIDs of (interface, family)."""

@@ -130,6 +130,7 @@ def main() -> int:
                     {
                         "status": st,
                         "counters": path.counters(),
+                        "drops": path.drop_counters(),
                         "last_seen": seen,
                         "kind": path.kind,
                         "now_ns": time.monotonic_ns(),

@@ -176,6 +176,7 @@ def test_classic_path_filters_ttl_and_vrid(lan: Lan) -> None:
     # IPv4 TTL/VRID and IPv6 VRID never reach user space (classic filter); IPv6 hop limit 1
     # is dropped in user space from the cmsg
     assert st["counters"] == {"rx": 6, "user_drop_ttl": 2}
+    assert st["drops"] == {"ttl": 2}
     # stamps are kernel (SO_TIMESTAMPNS) times on CLOCK_MONOTONIC: before the read, not long ago
     for p in got:
         assert 0 < p["read_ns"] - p["stamp_ns"] < 30e9
@@ -190,7 +191,8 @@ def test_ebpf_xdp_drops_in_kernel_and_stamps(lan: Lan, ebpf_rx: Receiver) -> Non
     assert "xdp_vrrp" in t.exec(b, "ip", "link", "show", "eth1").stdout
     assert "tc_vrrp" not in t.exec(b, *TC_SHOW).stdout
     ebpf_rx.cmd("read")
-    before = ebpf_rx.cmd("status")["counters"]
+    st0 = ebpf_rx.cmd("status")
+    before, before_drops = st0["counters"], st0["drops"]
     _send_matrix(t, a)
     got = _read_until(ebpf_rx, len(EXPECTED))
     assert sorted((p["vrid"], p["ttl"], p["family"]) for p in got) == EXPECTED
@@ -205,6 +207,7 @@ def test_ebpf_xdp_drops_in_kernel_and_stamps(lan: Lan, ebpf_rx: Receiver) -> Non
         "stamp_ebpf": 6,
     }
     assert st["status"]["hooks"] == {"eth1": "xdp"}
+    assert _delta(st["drops"], before_drops) == {"ttl": 10, "vrid": 4}
     # kernel last_seen = the eBPF stamp of the latest packet read
     for key, vrid, fam in (("eth1:4:51", 51, 2), ("eth1:4:60", 60, 2), ("eth1:6:52", 52, 10)):
         stamps = [p["stamp_ns"] for p in got if p["vrid"] == vrid and p["family"] == fam]

@@ -98,3 +98,34 @@ def test_freeze_gc() -> None:
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_receive_path_without_bindings_reports_empty_status() -> None:
+    """A path with no interface yet (before config) is valid, JSON-able and closable twice."""
+    import json
+
+    from hadaemon.io.receive import AutoReceivePath
+
+    p = AutoReceivePath(use_bpf=False)
+    st = p.status()
+    assert st["kind"] == "classic" and st["interfaces"] == [] and st["last_seen"] == []
+    assert st["ebpf_error"] == "disabled by configuration"
+    assert p.counters() == {} and p.drop_counters() == {} and p.read() == []
+    assert p.last_seen(1, 2, 51) is None
+    json.dumps(st)
+    assert p.upgrade_sync() is False
+    p.close()
+    p.close()
+
+
+def test_bad_binding_is_a_clear_error() -> None:
+    import socket
+
+    from hadaemon.io.receive import Binding, ClassicReceivePath, ReceivePathError
+
+    with pytest.raises(ReceivePathError, match="VRID 300 out of range"):
+        ClassicReceivePath([Binding("lo", socket.AF_INET, frozenset({300}))])
+    with pytest.raises(ReceivePathError, match="not found"):
+        ClassicReceivePath([Binding("nosuchif0", socket.AF_INET, frozenset({1}))])
+    with pytest.raises(ReceivePathError, match="unsupported address family"):
+        ClassicReceivePath([Binding("lo", socket.AF_UNIX, frozenset({1}))])
