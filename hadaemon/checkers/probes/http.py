@@ -227,6 +227,8 @@ async def fetch(
         raise HttpError("Timeout connecting") from None
     except ssl.SSLError as exc:
         raise HttpError(f"SSL handshake failed: {exc.reason or exc}") from None
+    except (UnicodeError, ValueError):
+        raise HttpError(f"invalid server address {host!r}") from None
     except OSError as exc:
         text = exc.strerror or str(exc) or type(exc).__name__
         if ssl_context is not None and isinstance(exc, ConnectionResetError | BrokenPipeError):
