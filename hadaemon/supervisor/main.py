@@ -811,6 +811,11 @@ class Supervisor:
                     "virtual_ipaddress", self.loader.instance_vips(self.config, inst["name"])
                 )
                 inst.setdefault("priority", inst.get("base_priority"))
+                lt = inst.get("last_transition")
+                if isinstance(lt, list) and len(lt) == 2 and isinstance(lt[0], int | float):
+                    # [monotonic time, reason]: CLOCK_MONOTONIC is shared by all processes
+                    inst.setdefault("reason", lt[1])
+                    inst["last_transition_age_s"] = round(now - lt[0], 3)
         vs: Any = []
         for n in ("checker", "lvs"):
             s = services.get(n)

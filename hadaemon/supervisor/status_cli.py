@@ -90,7 +90,17 @@ def format_table(doc: dict[str, Any]) -> str:
         out.append("")
         out.append(
             _table(
-                ["INSTANCE", "STATE", "PRIO", "EFF", "VRID", "INTERFACE", "MASTER", "REASON"],
+                [
+                    "INSTANCE",
+                    "STATE",
+                    "PRIO",
+                    "EFF",
+                    "VRID",
+                    "INTERFACE",
+                    "MASTER",
+                    "SINCE",
+                    "REASON",
+                ],
                 [
                     [
                         _iname(i),
@@ -100,6 +110,7 @@ def format_table(doc: dict[str, Any]) -> str:
                         i.get("vrid", i.get("virtual_router_id")),
                         i.get("interface"),
                         i.get("master_address") or i.get("master"),
+                        _fmt_s(i.get("last_transition_age_s")),
                         i.get("reason"),
                     ]
                     for i in instances
