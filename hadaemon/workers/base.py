@@ -147,6 +147,8 @@ class WorkerHost:
             self.chan.send(msg)
         except m.ChannelClosed:
             self._stop.set()
+        except ValueError as exc:  # over the frame size cap: our bug, never the peer's
+            log.error("%s: %r event not sent: %s", self.name, kind, exc)
 
     def _fatal(self, exc: BaseException, code: int) -> int:
         log.error("%s: cannot run: %s", self.name, exc)
