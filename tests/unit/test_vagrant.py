@@ -10,6 +10,7 @@ plugin is installed); VirtualBox is not installed here, so its configuration is 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -113,8 +114,9 @@ def test_vm_configs_are_the_seed_adapted_only_in_addresses(router: str) -> None:
 
 
 @pytest.mark.parametrize("router", sorted(SEED))
-def test_vm_configs_load_in_hadaemon_like_keepalived(router: str) -> None:
-    """``hadaemon -t`` accepts the config with keepalived's verdict: 5, scripts w/o security."""
+def test_vm_configs_load_in_hadaemon(router: str) -> None:
+    """``hadaemon -t`` accepts the config: only warnings; exit 5 (scripts without
+    enable_script_security, keepalived(8)) when the seed's notify script exists here, else 0."""
     conf = ROOT / "vagrant/configs" / f"{router}.conf"
     r = subprocess.run(
         [sys.executable, "-m", "hadaemon", "-t", str(conf)],
@@ -124,14 +126,22 @@ def test_vm_configs_load_in_hadaemon_like_keepalived(router: str) -> None:
         timeout=60,
     )
     assert "Traceback" not in r.stderr
-    assert r.returncode == 5, r.stdout + r.stderr
+    expected = 5 if Path("/data/sh/mysql.sh").exists() else 0
+    assert r.returncode == expected, r.stdout + r.stderr
 
 
 @pytest.mark.keepalived
 @pytest.mark.parametrize("router", sorted(SEED))
 def test_vm_configs_keepalived_config_test(router: str) -> None:
+    """keepalived 2.2.7 finds nothing in the adapted configs beyond the seed's own two unknown
+    keywords (and eth1 missing on this host)."""
     conf = ROOT / "vagrant/configs" / f"{router}.conf"
     r = subprocess.run(
         ["keepalived", "-t", "-f", str(conf)], capture_output=True, text=True, timeout=60
     )
-    assert r.returncode == 5, r.stdout + r.stderr
+    assert r.returncode != 3, r.stdout + r.stderr  # 3 = cannot run
+    text = r.stdout + r.stderr
+    unknown = sorted(set(re.findall(r"Unknown keyword '([^']+)'", text)))
+    assert unknown == ["lvs_sync_daemon_inteface", "nb_get_retry"], text
+    for line in text.splitlines():
+        assert "real_server" not in line and "virtual_server" not in line, line
