@@ -952,14 +952,24 @@ class VrrpService:
             f.write(instance_line("INSTANCE", a.instance, "MASTER_RX_LOWER_PRI", a.our_priority))
         script = getattr(i.cfg, "notify_master_rx_lower_pri", None)
         if script is not None:
-            self._spawn_checked(a.instance, "notify_master_rx_lower_pri", list(script.args))
+            self._spawn_checked(
+                a.instance, "notify_master_rx_lower_pri", list(script.args), script
+            )
 
-    def _spawn_checked(self, name: str, what: str, args: list[str]) -> None:
-        secure = self.config.global_defs.enable_script_security
-        if secure and (why := check_script_security(args, run_as_root=os.geteuid() == 0)):
+    def _spawn_checked(self, name: str, what: str, args: list[str], script: Any = None) -> None:
+        """Run a notify script as its ``user``/``group`` (else ``script_user``), after
+        ``enable_script_security`` checked it."""
+        g = self.config.global_defs
+        user = getattr(script, "user", None) or g.script_user
+        group = getattr(script, "group", None) or g.script_group
+        as_root = os.geteuid() == 0 and user in (None, "root")
+        secure = g.enable_script_security
+        if secure and (why := check_script_security(args, run_as_root=as_root)):
             log.error("(%s) %s %r refused by script security: %s", name, what, args[0], why)
             return
-        self.scripts.spawn(args, timeout_s=self.notify_timeout_s, what=f"{what} script")
+        self.scripts.spawn(
+            args, timeout_s=self.notify_timeout_s, what=f"{what} script", user=user, group=group
+        )
 
     def _notify(self, a: act.RunNotify) -> None:
         kind = "GROUP" if a.group else "INSTANCE"
@@ -979,10 +989,11 @@ class VrrpService:
             "FAULT": cfg.notify_fault,
             "STOP": cfg.notify_stop,
         }.get(a.state)
-        todo: list[tuple[str, list[str]]] = []
+        todo: list[tuple[str, list[str], Any]] = []
         if specific is not None:
-            todo.append((f"notify_{a.state.lower()}", list(specific.args)))
+            todo.append((f"notify_{a.state.lower()}", list(specific.args), specific))
         if cfg.notify is not None:
-            todo.append(("notify", [*cfg.notify.args, kind, a.name, a.state, str(a.priority)]))
-        for what, args in todo:
-            self._spawn_checked(a.name, what, args)
+            args = [*cfg.notify.args, kind, a.name, a.state, str(a.priority)]
+            todo.append(("notify", args, cfg.notify))
+        for what, args, script in todo:
+            self._spawn_checked(a.name, what, args, script)

@@ -21,6 +21,7 @@ import signal
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "NotifyFifo",
@@ -103,9 +104,13 @@ class ScriptRunner:
         *,
         timeout_s: float,
         what: str = "script",
+        user: str | None = None,
+        group: str | None = None,
     ) -> asyncio.Task[ScriptResult]:
         """Start ``args`` now; returns a task resolving to its :class:`ScriptResult`."""
-        task = asyncio.ensure_future(self.run(args, timeout_s=timeout_s, what=what))
+        task = asyncio.ensure_future(
+            self.run(args, timeout_s=timeout_s, what=what, user=user, group=group)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -116,9 +121,17 @@ class ScriptRunner:
         *,
         timeout_s: float,
         what: str = "script",
+        user: str | None = None,
+        group: str | None = None,
     ) -> ScriptResult:
         """Run ``args`` to completion or until ``timeout_s``; never raises for the script's
-        own failures (they are logged)."""
+        own failures (they are logged). ``user``/``group``: run as (``script_user``)."""
+        ids: dict[str, Any] = {}
+        if user and user != "root":
+            ids["user"] = user
+            ids["extra_groups"] = []
+        if group and group != "root":
+            ids["group"] = group
         try:
             proc = await asyncio.create_subprocess_exec(
                 *args,
@@ -128,8 +141,12 @@ class ScriptRunner:
                 start_new_session=True,
                 env=self._env,
                 close_fds=True,
+                **ids,
             )
-        except OSError as exc:
+        except (OSError, KeyError, ValueError) as exc:  # KeyError/ValueError: unknown user
+            if not isinstance(exc, OSError):
+                log.warning("Failed to exec %s %r: unknown user/group %s", what, args[0], exc)
+                return ScriptResult(None)
             log.warning("Failed to exec %s %r: %s", what, " ".join(args), exc.strerror)
             return ScriptResult(None)
         try:

@@ -194,3 +194,20 @@ def test_realtime_to_monotonic() -> None:
 
     m = realtime_to_monotonic_ns(_t.time_ns())
     assert abs(m - _t.monotonic_ns()) < 1_000_000_000  # same clock, not epoch-offset
+
+
+@pytest.mark.root
+def test_script_runs_as_script_user() -> None:
+    import pwd
+
+    uid = pwd.getpwnam("nobody").pw_uid
+
+    async def main() -> list[object]:
+        r = ScriptRunner()
+        ok = await r.run(["/bin/sh", "-c", f'[ "$(id -u)" -eq {uid} ]'], timeout_s=5,
+                         user="nobody")
+        root = await r.run(["/bin/sh", "-c", f'[ "$(id -u)" -eq {uid} ]'], timeout_s=5)
+        bad = await r.run(["true"], timeout_s=5, user="no-such-user-hd")
+        return [ok.ok, root.ok, bad.returncode]
+
+    assert asyncio.run(main()) == [True, False, None]
