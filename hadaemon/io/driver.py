@@ -520,8 +520,12 @@ class VrrpService:
                 log.warning("track_script %s is not defined; ignoring it", name)
                 continue
             args = list(vs.script.args)
+            user = vs.user or vs.script.user or g.script_user
+            group = vs.group or vs.script.group or g.script_group
             if g.enable_script_security:
-                why = check_script_security(args)
+                why = check_script_security(
+                    args, run_as_root=os.geteuid() == 0 and user in (None, "root")
+                )
                 if why:
                     log.error("VRRP_Script(%s) disabled by script security: %s", name, why)
                     continue
@@ -535,6 +539,8 @@ class VrrpService:
                 fall=vs.fall,
                 init_fail=vs.init_fail,
                 on_change=self._on_script,
+                user=user,
+                group=group,
             )
             self.track_scripts[name] = ts
             ts.start()

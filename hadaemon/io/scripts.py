@@ -253,6 +253,8 @@ class TrackScript:
         fall: int,
         init_fail: bool,
         on_change: Callable[[str, bool], None],
+        user: str | None = None,
+        group: str | None = None,
     ) -> None:
         self.name = name
         self.args = list(args)
@@ -262,6 +264,8 @@ class TrackScript:
         self.rise = max(1, rise)
         self.fall = max(1, fall)
         self.on_change = on_change
+        self.user = user
+        self.group = group
         self.ok: bool | None = None if not init_fail else False
         self._streak = 0
         self._task: asyncio.Task[None] | None = None
@@ -302,7 +306,11 @@ class TrackScript:
         while True:
             started = loop.time()
             res = await self.runner.run(
-                self.args, timeout_s=self.timeout_s, what=f"VRRP_Script({self.name})"
+                self.args,
+                timeout_s=self.timeout_s,
+                what=f"VRRP_Script({self.name})",
+                user=self.user,
+                group=self.group,
             )
             changed = self.feed(res.ok)
             if changed is not None:
