@@ -62,12 +62,16 @@ IPV6_HOPLIMIT = 52
 _ANC_SIZE = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(20) + socket.CMSG_SPACE(4) + 64
 _RECV_SIZE = 65535
 #: a ring-buffer record matches a socket packet whose socket stamp is within this window
-#: (the socket stamp is taken at netif_rx, 2–30 µs *before* the hooks; softirq delay adds more)
+#: (the socket stamp is taken at netif_rx, 2–30 µs *before* the hooks; a softirq deferred to
+#: ksoftirqd adds milliseconds). Within one drained batch the window also ends at the next
+#: packet's socket stamp, so a packet whose record is missing (it arrived before the attach)
+#: never takes the next advert's; without a match the socket stamp is kept.
 _MATCH_BEFORE_NS = 1_000_000
-_MATCH_AFTER_NS = 200_000_000
+_MATCH_AFTER_NS = 100_000_000
 #: ring-buffer records older than this are forgotten (their packet never reached a socket)
 _EVENT_TTL_NS = 5_000_000_000
 _EVENTS_PER_KEY = 256
+_EVENT_KEYS_MAX = 4096
 
 #: nice value of the thread that compiles the eBPF program (see AutoReceivePath.upgrade)
 UPGRADE_NICE = 10
@@ -173,7 +177,7 @@ def _open_socket(ifname: str, family: int, ifindex: int) -> socket.socket:
 
 
 def _prepare_socket(s: socket.socket, family: int, vrids: Iterable[int]) -> None:
-    # the filter first, then drain what was queued before it (could be anything)
+    # the filter first; what was queued before it is re-checked in user space (TTL, VRID)
     cbpf.attach(s, family, vrids)
     s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     if family == socket.AF_INET6:
@@ -269,22 +273,27 @@ class ClassicReceivePath:
 
     def _drain(self, e: _Sock, out: list[Received]) -> None:
         offset: int | None = None
+        batch: list[Received] = []
         while True:
             try:
                 data, anc, _flags, addr = e.sock.recvmsg(_RECV_SIZE, _ANC_SIZE)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError as exc:
-                if exc.errno in (errno.EAGAIN, errno.ENETDOWN):
-                    return
-                log.warning("receive on %s failed: %s", e.ifname, exc)
-                self._counts["recv_error"] += 1
-                return
+                if exc.errno not in (errno.EAGAIN, errno.ENETDOWN):
+                    log.warning("receive on %s failed: %s", e.ifname, exc)
+                    self._counts["recv_error"] += 1
+                break
             if offset is None:
                 offset = realtime_offset_ns()
             r = self._parse(e, data, anc, addr, offset)
             if r is not None:
-                out.append(self._accept(e, r))
+                batch.append(r)
+        if batch:
+            self._accept_batch(e, batch, out)
+
+    def _accept_batch(self, e: _Sock, batch: list[Received], out: list[Received]) -> None:
+        out.extend(self._accept(e, r) for r in batch)
 
     def _parse(
         self, e: _Sock, data: bytes, anc: list[tuple[int, int, bytes]], addr: Any, offset: int
@@ -423,15 +432,28 @@ class _PendingEvents:
     def add(self, key: tuple[int, int, int, str], ktime_ns: int) -> None:
         dq = self.by_key.get(key)
         if dq is None:
+            if len(self.by_key) >= _EVENT_KEYS_MAX:
+                # many sources (spoofed?) whose packets are not read: forget; unmatched
+                # packets then keep their socket stamp, which is only microseconds earlier
+                self.by_key.clear()
             dq = self.by_key[key] = collections.deque(maxlen=_EVENTS_PER_KEY)
         dq.append(ktime_ns)
 
-    def match(self, key: tuple[int, int, int, str], sock_stamp_ns: int) -> int | None:
+    def match(
+        self, key: tuple[int, int, int, str], sock_stamp_ns: int, before_ns: int | None = None
+    ) -> int | None:
+        """The record of the packet with socket stamp ``sock_stamp_ns``, if present.
+
+        ``before_ns``: socket stamp of the next packet with the same key, when known (the
+        record must be older, or it is that packet's).
+        """
         dq = self.by_key.get(key)
         if not dq:
             return None
         lo = sock_stamp_ns - _MATCH_BEFORE_NS
         hi = sock_stamp_ns + _MATCH_AFTER_NS
+        if before_ns is not None:
+            hi = min(hi, before_ns - 1)
         while dq and dq[0] < lo:
             dq.popleft()  # stale: its packet was read before the switch, or never delivered
         if dq and dq[0] <= hi:
@@ -530,14 +552,27 @@ class EbpfReceivePath(ClassicReceivePath):
 
     def read(self, fd: int | None = None) -> list[Received]:
         """Drain sockets; each packet carries its eBPF stamp when its record is found."""
-        self._filter.consume_events()  # records are written before the socket is queued
         out = super().read(fd)
         if out:
             self._pending.prune(time.monotonic_ns())
         return out
 
-    def _accept(self, e: _Sock, r: Received) -> Received:
-        k = self._pending.match((r.ifindex, r.family, r.data[1], r.src), r.stamp_ns)
+    def _accept_batch(self, e: _Sock, batch: list[Received], out: list[Received]) -> None:
+        # The hook writes its record before the stack queues the packet on the socket, so
+        # after draining the socket every packet of the batch has its record in the ring.
+        self._filter.consume_events()
+        nxt: dict[tuple[int, int, int, str], int] = {}
+        limits: list[int | None] = []
+        for r in reversed(batch):  # a packet's record is older than the next packet's stamp
+            key = (r.ifindex, r.family, r.data[1], r.src)
+            limits.append(nxt.get(key))
+            nxt[key] = r.stamp_ns
+        limits.reverse()
+        for r, limit in zip(batch, limits, strict=True):
+            out.append(self._accept_stamped(e, r, limit))
+
+    def _accept_stamped(self, e: _Sock, r: Received, before_ns: int | None) -> Received:
+        k = self._pending.match((r.ifindex, r.family, r.data[1], r.src), r.stamp_ns, before_ns)
         if k is not None:
             r = Received(r.data, r.src, r.dst, r.ttl, r.ifindex, r.ifname, k, r.family)
             self._counts["stamp_ebpf"] += 1

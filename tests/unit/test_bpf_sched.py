@@ -129,3 +129,29 @@ def test_bad_binding_is_a_clear_error() -> None:
         ClassicReceivePath([Binding("nosuchif0", socket.AF_INET, frozenset({1}))])
     with pytest.raises(ReceivePathError, match="unsupported address family"):
         ClassicReceivePath([Binding("lo", socket.AF_UNIX, frozenset({1}))])
+
+
+def test_ringbuf_records_match_socket_packets_by_stamp() -> None:
+    """Each packet read takes the hook's record whose stamp is just after its socket stamp;
+    records of packets read before the switch (older) are discarded, none is used twice."""
+    from hadaemon.io import receive
+
+    pe = receive._PendingEvents()
+    key = (3, 2, 51, "10.0.0.1")
+    ms = 1_000_000
+    for t in (100 * ms, 200 * ms, 300 * ms + 20_000, 400 * ms + 15_000):
+        pe.add(key, t)
+    # the socket stamp (netif_rx) is a few µs before the XDP stamp
+    # 100 and 200 ms records are stale (their packets were read before the switch)
+    assert pe.match(key, 300 * ms, 400 * ms) == 300 * ms + 20_000
+    # used once; the next packet's record (after the next socket stamp) is not taken
+    assert pe.match(key, 300 * ms, 400 * ms) is None
+    assert pe.match((3, 2, 52, "10.0.0.1"), 400 * ms) is None  # other VRID
+    assert pe.match(key, 400 * ms) == 400 * ms + 15_000
+    pe.add(key, 500 * ms)
+    assert pe.match(key, 100 * ms) is None  # far too early: no record within the window
+    pe.prune(500 * ms + receive._EVENT_TTL_NS + 1)
+    assert pe.by_key == {}
+    for i in range(receive._EVENT_KEYS_MAX + 5):
+        pe.add((3, 2, 51, f"10.1.{i >> 8}.{i & 255}"), 1)
+    assert len(pe.by_key) <= receive._EVENT_KEYS_MAX
