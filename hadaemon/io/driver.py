@@ -201,8 +201,28 @@ class VrrpService:
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.ensure_future(self._netlink_worker()))
         g = self.config.global_defs
-        for path in {g.notify_fifo, g.vrrp_notify_fifo} - {None}:
-            self.fifos.append(NotifyFifo(path))
+        for path, script in (
+            (g.notify_fifo, g.notify_fifo_script),
+            (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script),
+        ):
+            if not path or any(f.path == path for f in self.fifos):
+                continue
+            fifo = NotifyFifo(path)
+            self.fifos.append(fifo)
+            if script is not None:
+                # keepalived's *_fifo_script: a long-running reader given the FIFO's path
+                try:
+                    fifo.open()
+                except OSError as exc:
+                    log.error("cannot create notify FIFO %s: %s", path, exc)
+                    continue
+                self._spawn_checked(
+                    "fifo",
+                    "notify_fifo_script",
+                    [*script.args, path],
+                    script,
+                    no_timeout=True,
+                )
         for sg in self.config.vrrp_sync_groups:
             self.groups[sg.name] = list(sg.group)
         for inst in self.config.vrrp_instances:
@@ -962,7 +982,14 @@ class VrrpService:
                 a.instance, "notify_master_rx_lower_pri", list(script.args), script
             )
 
-    def _spawn_checked(self, name: str, what: str, args: list[str], script: Any = None) -> None:
+    def _spawn_checked(
+        self,
+        name: str,
+        what: str,
+        args: list[str],
+        script: Any = None,
+        no_timeout: bool = False,
+    ) -> None:
         """Run a notify script as its ``user``/``group`` (else ``script_user``), after
         ``enable_script_security`` checked it."""
         g = self.config.global_defs
@@ -974,7 +1001,11 @@ class VrrpService:
             log.error("(%s) %s %r refused by script security: %s", name, what, args[0], why)
             return
         self.scripts.spawn(
-            args, timeout_s=self.notify_timeout_s, what=f"{what} script", user=user, group=group
+            args,
+            timeout_s=None if no_timeout else self.notify_timeout_s,
+            what=f"{what} script",
+            user=user,
+            group=group,
         )
 
     def _notify(self, a: act.RunNotify) -> None:

@@ -443,3 +443,19 @@ def test_sighup_reload_changes_vips_without_flapping(lab: Lab, tmp_path: Path) -
              what="VIP swapped by reload")
     assert "Entering" not in lab.log("r1")[since:]
     assert lab.client_sees("10.0.0.201") == lab.mac("r1")
+
+
+def test_notify_fifo_script_reads_the_fifo(lab: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "fifo.out"
+    reader = tmp_path / "reader.sh"
+    reader.write_text(f'#!/bin/sh\nwhile read -r line; do echo "$line" >> {out}; done < "$1"\n')
+    reader.chmod(0o755)
+    conf = hd_config(hd_instance(priority=150), notify_fifo=str(tmp_path / "n.fifo"),
+                     notify_fifo_script={"args": [str(reader)]}, child_wait_time=0.5,
+                     enable_script_security=True)
+    lab.start_hadaemon("r1", conf, "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    wait_for(lambda: out.exists() and 'INSTANCE "VI_1" MASTER 150' in out.read_text(), 5,
+             what="FIFO line read by notify_fifo_script")
+    assert out.read_text().splitlines()[0] == 'INSTANCE "VI_1" BACKUP 150'
+    assert lab.stop("r1") == 0
