@@ -28,6 +28,7 @@ import errno
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -77,12 +78,21 @@ class BpfUnavailable(Exception):
 def bpf_dir() -> Path:
     """Directory holding ``vrrp_filter.bpf.c`` and ``vrrp_filter.h``.
 
-    ``HADAEMON_BPF_DIR`` overrides; else ``bpf/`` beside the package (a source checkout).
+    ``HADAEMON_BPF_DIR`` overrides; else ``bpf/`` beside the package (a source checkout), else
+    ``<prefix>/share/hadaemon/bpf`` (an installed copy).
     """
     env = os.environ.get("HADAEMON_BPF_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "bpf"
+    checkout = Path(__file__).resolve().parents[2] / "bpf"
+    for cand in (
+        checkout,
+        Path(sys.prefix) / "share" / "hadaemon" / "bpf",
+        Path("/usr/share/hadaemon/bpf"),
+    ):
+        if (cand / "vrrp_filter.bpf.c").exists():
+            return cand
+    return checkout
 
 
 def source_path() -> Path:
