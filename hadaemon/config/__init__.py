@@ -71,7 +71,7 @@ def _load(
     validate: bool,
     interface_exists: Callable[[str], bool] | None,
 ) -> LoadResult:
-    from hadaemon.config.grammar import Parser, build_tree
+    from hadaemon.config.grammar import Parser, iter_tree
     from hadaemon.config.lexer import Lexer
 
     diags = Diagnostics()
@@ -83,7 +83,7 @@ def _load(
             if path is not None
             else lexer.lines_from_text(text or "", filename)
         )
-        tree = build_tree(lines, diags)
+        tree = iter_tree(lines, diags)
         config = Parser(diags).parse(tree)
         if validate:
             from hadaemon.config.validate import validate as run_validate

@@ -27,7 +27,7 @@ from hadaemon.config.errors import ConfigError, Diagnostics, did_you_mean
 from hadaemon.config.lexer import Line, Token, split_script
 from hadaemon.config.model import Location
 
-__all__ = ["Stmt", "build_tree", "Parser", "MAX_BLOCK_DEPTH"]
+__all__ = ["Stmt", "build_tree", "iter_tree", "Parser", "MAX_BLOCK_DEPTH"]
 
 MAX_BLOCK_DEPTH = 256
 _T = TypeVar("_T")
@@ -59,7 +59,14 @@ class Stmt:
 
 
 def build_tree(lines: Iterable[Line], diags: Diagnostics) -> list[Stmt]:
-    """Group token lines into statements and blocks (iterative: any nesting depth is safe)."""
+    """Group token lines into statements and blocks (the whole file at once)."""
+    return list(iter_tree(lines, diags))
+
+
+def iter_tree(lines: Iterable[Line], diags: Diagnostics) -> Iterator[Stmt]:
+    """Group token lines into statements and blocks, yielding each top-level statement as soon
+    as it is complete (so a huge generated config is never held as one tree). Iterative: any
+    nesting depth is safe."""
     root: list[Stmt] = []
     stack: list[tuple[list[Stmt], Stmt | None, Location | None]] = [(root, None, None)]
     last_closed_line: tuple[str, int] | None = None
@@ -99,6 +106,8 @@ def build_tree(lines: Iterable[Line], diags: Diagnostics) -> list[Stmt]:
                     opened is not None and opened.line == tok.line and opened.file == tok.file
                 )
                 cur = Stmt(tok, [], one_line=one_line)
+                if len(stack) == 1 and root:
+                    yield root.pop()  # the previous top-level statement can no longer change
                 stack[-1][0].append(cur)
             else:
                 cur.args.append(tok)
@@ -109,7 +118,7 @@ def build_tree(lines: Iterable[Line], diags: Diagnostics) -> list[Stmt]:
         diags.error(
             f"missing '}}' for the '{opener.kw.text}' block opened here", oloc or opener.loc
         )
-    return root
+    yield from root
 
 
 # ============================================================================================
@@ -337,9 +346,10 @@ class Parser:
         return None
 
     # ------------------------------------------------------------------ top level
-    def parse(self, tree: list[Stmt]) -> m.Config:
+    def parse(self, tree: Iterable[Stmt]) -> m.Config:
         """Walk the top-level statements and build the Config."""
-        self.run(tree, TOP, self.global_acc)
+        for st in tree:
+            self.run_stmt(st, TOP, self.global_acc)
         gd = _finish_global(self)
         return _finish_config(self, gd)
 
@@ -2066,7 +2076,8 @@ def _instance_kw() -> Kw:
     def h(p: Parser, st: Stmt, acc: Acc) -> None:
         sub: Acc = {"__name__": st.args[0].text if st.args else ""}
         p.run(st.block, VRRP_INSTANCE, sub)
-        p.lists["vrrp_instances"].append(("pending", st, sub))
+        # finished at the end (global_defs may follow); keep only the header, not the tree
+        p.lists["vrrp_instances"].append(("pending", Stmt(st.kw, st.args[:1]), sub))
 
     return Kw(h, 1, 1, True)
 
