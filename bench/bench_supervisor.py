@@ -7,7 +7,8 @@ segment; removed at the end). Prints a table and writes ``bench/results/supervis
 1. **kill -9 of the VRRP worker → first advert of the respawned one** (VRRPv3, 0.1 s adverts,
    one MASTER instance): time from the kill to the first advert from the router, seen by a
    packet recorder on the client; the same for keepalived 2.2.7 (kill -9 of its VRRP child,
-   which its parent respawns). Target ≤ 300 ms.
+   which its parent respawns; at most 4 kills: keepalived doubles its respawn delay for a child
+   that lived < 60 s). Target ≤ 300 ms.
 2. **reload** of an N-instance config (default 250, the VRIDs of one interface; issue 5 asks
    for 1,000, which needs four interfaces; 1 s adverts) with one priority change:
    SIGHUP → the supervisor logged "reload done", and SIGHUP → the status socket shows the new
@@ -161,7 +162,9 @@ def bench_respawn(kills: int) -> dict[str, list[float]]:
             "keepalived vrrp child",
         )
         time.sleep(2.0)
-        for _ in range(kills):
+        # keepalived doubles its respawn delay (1, 2, 4 … 60 s) for a child that lived < 60 s:
+        # a few kills show it
+        for _ in range(min(kills, 4)):
             pid = int(vpid_file.read_text())
             t0 = time.monotonic()
             os.kill(pid, signal.SIGKILL)

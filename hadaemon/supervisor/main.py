@@ -232,6 +232,8 @@ class Supervisor:
         self._status_server: asyncio.AbstractServer | None = None
         self._metrics: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._part_cache: dict[tuple[int, Any], dict[str, Any]] = {}
+        self._part_cache_config: Any = None
         self.spares: dict[str, os_ops.SpawnedWorker] = {}
         self.warm_spares: set[int] = set()
         self.spare_delay_s = float(getattr(args, "standby_delay_s", SPARE_DELAY_S))
@@ -247,6 +249,17 @@ class Supervisor:
     def path(self, name: str) -> str:
         """A file in the run directory."""
         return os.path.join(self.run_dir, name)
+
+    def _part(self, spec: WorkerSpec, config: Any) -> dict[str, Any]:
+        """``spec.part(config)``, computed once per config and part function (checker and lvs
+        share theirs; a respawn reuses it)."""
+        key = (id(config), spec.part)
+        if self._part_cache_config is not config:
+            self._part_cache.clear()
+            self._part_cache_config = config
+        if key not in self._part_cache:
+            self._part_cache[key] = spec.part(config)
+        return self._part_cache[key]
 
     def wake(self) -> None:
         """Re-run the main loop now."""
@@ -459,7 +472,7 @@ class Supervisor:
         handback = dict(self.vrrp_states) if h.name == "vrrp" else {}
         h.handback = handback
         return m.Configure(
-            config=h.spec.part(self.config),
+            config=self._part(h.spec, self.config),
             handback=handback,
             options=options,
             generation=self.generation,
@@ -728,7 +741,9 @@ class Supervisor:
             ):
                 self._send(
                     h,
-                    m.ApplyConfig(config=h.spec.part(new), plan=plan, generation=self.generation),
+                    m.ApplyConfig(
+                        config=self._part(h.spec, new), plan=plan, generation=self.generation
+                    ),
                 )
         self._sync_workers()
         if self.loader.metrics_listen(new) != old_listen:
