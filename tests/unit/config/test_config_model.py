@@ -78,3 +78,20 @@ def test_part_round_trip_and_keys() -> None:
     assert VirtualServer(fwmark=7).key == "fwmark:7/4"
     assert cfg.has_scripts and not Config().has_scripts
     assert cfg.vrrp_instance("VI_1") is vi and cfg.vrrp_instance("nope") is None
+
+
+def test_loaded_config_round_trips_with_locations() -> None:
+    from pathlib import Path
+
+    from hadaemon.config import load
+
+    golden = Path(__file__).resolve().parents[2] / "golden" / "configs"
+    for name in ("full-vrrp.conf", "full-lvs.conf"):
+        cfg = load(str(golden / name), "m", interface_exists=lambda n: True).config
+        back = Config.from_dict(msgpack.unpackb(msgpack.packb(cfg.to_dict())))
+        assert back == cfg
+        vi_or_vs = back.vrrp_instances[0] if back.vrrp_instances else back.virtual_servers[0]
+        assert vi_or_vs.location == (cfg.vrrp_instances or cfg.virtual_servers)[0].location
+        assert vi_or_vs.locations and all(
+            isinstance(loc, Location) for loc in vi_or_vs.locations.values()
+        )
