@@ -1,0 +1,125 @@
+"""nft text rendering (pure, no kernel): the statements each service shape produces."""
+
+from __future__ import annotations
+
+import re
+
+from hadaemon.lvs.model import Match, Real, Service
+from hadaemon.lvs.nft import (
+    check_service,
+    counter_keys,
+    render_base,
+    render_counters,
+    render_delete,
+    render_service,
+    scheduler_rule,
+)
+
+REALS = (
+    Real("10.0.2.11", 80, 3, "eth1"),
+    Real("10.0.2.12", 8080, 1, "eth1"),
+    Real("10.0.2.13", 80, 0, "eth1"),
+)
+
+
+def svc(**kw: object) -> Service:
+    kw.setdefault("reals", REALS)
+    return Service("a", (Match("10.0.0.1", "tcp", 80),), **kw)  # type: ignore[arg-type]
+
+
+def test_nat_schedulers() -> None:
+    assert scheduler_rule(svc(scheduler="rr")).startswith("numgen inc mod 2 vmap")
+    wrr = scheduler_rule(svc(scheduler="wrr"))
+    assert wrr is not None and wrr.startswith("numgen inc mod 4 vmap")
+    assert wrr.count("rs_a__10_0_2_11_80") == 2  # 3:1 → slots compressed into ranges
+    rnd = scheduler_rule(svc(scheduler="random"))
+    assert rnd == (
+        "numgen random mod 4 vmap { 0-2 : goto rs_a__10_0_2_11_80, 3 : goto rs_a__10_0_2_12_8080 }"
+    )
+    assert scheduler_rule(svc(scheduler="sh")).startswith("jhash ip saddr mod 4 seed 0x5eed")
+    assert scheduler_rule(svc(scheduler="sh", hash_port=True)).startswith(
+        "jhash ip saddr . th sport mod"
+    )
+    mh = scheduler_rule(svc(scheduler="mh"))
+    assert mh is not None and mh.startswith("jhash ip saddr mod 251 seed 0x5eed vmap")
+    assert scheduler_rule(svc(scheduler="fo")) == "goto rs_a__10_0_2_11_80"
+    assert "10_0_2_13" not in (scheduler_rule(svc(scheduler="mh")) or "")  # weight 0
+    assert scheduler_rule(svc(reals=())) is None
+
+
+def test_dr_never_uses_numgen() -> None:
+    for s in ("rr", "wrr", "random", "sh", "mh", "fo"):
+        rule = scheduler_rule(svc(scheduler=s, method="DR")) or ""
+        assert "numgen" not in rule, (s, rule)
+    assert "th sport" in (scheduler_rule(svc(scheduler="wrr", method="DR")) or "")
+    assert "th sport" not in (scheduler_rule(svc(scheduler="sh", method="DR")) or "")
+
+
+def test_service_commands_nat_with_persistence() -> None:
+    cmds, owned = render_service(
+        svc(persistence_timeout_s=60, persistence_granularity="255.255.255.0"), None, True
+    )
+    text = "\n".join(cmds)
+    assert (
+        "add set ip hadaemon p_a__10_0_2_11_80 { type ipv4_addr; flags dynamic,timeout; "
+        "timeout 60s; }" in text
+    )
+    assert "flush set ip hadaemon p_a__10_0_2_13_80" in text  # weight 0: clients re-scheduled
+    assert re.search(
+        r"add rule ip hadaemon rs_a__10_0_2_12_8080 update @p_a__10_0_2_12_8080 "
+        r"\{ ip saddr & 255.255.255.0 \} counter meta l4proto tcp "
+        r"dnat to 10.0.2.12:8080 comment \"hd rs [0-9a-f]+\"",
+        text,
+    )
+    assert "ip saddr & 255.255.255.0 @p_a__10_0_2_11_80 goto rs_a__10_0_2_11_80" in text
+    assert "@p_a__10_0_2_13_80 goto" not in text  # no persistence to a weight-0 server
+    assert "add element ip hadaemon svc { 10.0.0.1 . tcp . 80 : jump vs_a }" in text
+    assert owned.keys == {("svc", "10.0.0.1 . tcp . 80")}
+    # the last vs rule carries the shape counts used to detect damage
+    fp = svc(persistence_timeout_s=60, persistence_granularity="255.255.255.0").fingerprint()
+    assert f'comment "hd {fp} 3/3 m=1 r=3"' in text
+    # delete removes elements before chains, sets before chains
+    d = render_delete(owned)
+    assert d[0].startswith("delete element") and d[-1].startswith("delete chain")
+
+
+def test_weight_change_rewrites_only_the_vs_chain() -> None:
+    _, owned = render_service(svc(scheduler="wrr"), None, True)
+    changed = svc(scheduler="wrr", reals=(Real("10.0.2.11", 80, 1, "eth1"), *REALS[1:]))
+    cmds, _ = render_service(changed, owned, False)
+    touched = {c.split()[4] for c in cmds if c.startswith(("add rule", "flush chain"))}
+    assert touched == {"vs_a"}
+
+
+def test_dr_service_and_fwmark_nat() -> None:
+    cmds, _ = render_service(svc(method="DR"), None, True)
+    text = "\n".join(cmds)
+    assert 'counter fwd ip to 10.0.2.11 device "eth1"' in text
+    assert "netdev hadaemon" in text and "ip hadaemon" not in text
+    fw = Service("f", (Match(fwmark=7),), reals=(Real("10.0.2.11", 0, 1),))
+    text = "\n".join(render_service(fw, None, True)[0])
+    assert "counter dnat to 10.0.2.11 comment" in text  # keeps the packet's port
+    assert "add element ip hadaemon fwm { 7 : jump vs_f }" in text
+
+
+def test_base_and_counters() -> None:
+    base = "\n".join(render_base(["eth0"], ["old0"]))
+    assert "delete chain netdev hadaemon ing_old0" in base
+    assert 'type filter hook ingress device "eth0" priority 0' in base
+    assert 'comment "hd base dev=eth0"' in base
+    keys = counter_keys([svc(), svc(method="DR")])
+    assert keys == {("10.0.2.11", "tcp", 80), ("10.0.2.12", "tcp", 8080), ("10.0.2.13", "tcp", 80)}
+    cmds = render_counters(keys, set(), set())
+    assert (
+        'add element ip hadaemon rsin { 10.0.2.12 . tcp . 8080 : "c_10_0_2_12_tcp_8080_i" }'
+        in cmds
+    )
+    gone = render_counters(set(), keys, {"c_10_0_2_11_tcp_80_i"})
+    assert gone[-1] == "delete counter ip hadaemon c_10_0_2_11_tcp_80_i"
+
+
+def test_check_service() -> None:
+    assert check_service(svc()) == []
+    assert "TUN" in check_service(svc(method="TUN"))[0]
+    v6 = Service("b", (Match("fd00::1", "tcp", 80),), reals=(Real("fd00::2", 80, 1),))
+    assert "IPv6" in check_service(v6)[0]
