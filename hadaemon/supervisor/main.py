@@ -376,8 +376,10 @@ class Supervisor:
             log.warning("standby %s worker (pid %d) %s", name, sw.pid, describe_exit(status))
             self._schedule_spare(name)
 
-    def _drop_spares(self) -> None:
+    def _drop_spares(self, names: set[str] | None = None) -> None:
         for name in list(self.spares):
+            if names is not None and name not in names:
+                continue
             sw = self.spares.pop(name)
             asyncio.get_running_loop().remove_reader(sw.pidfd)
             asyncio.get_running_loop().remove_reader(sw.sock.fileno())
@@ -426,6 +428,7 @@ class Supervisor:
                     self._run_actions(h)
             elif h is not None and h.child.state not in (ChildState.STOPPED, ChildState.FATAL):
                 log.info("worker %s no longer needed, stopping it", name)
+                self._drop_spares({name})
                 self._send(h, m.Shutdown(reason="not needed"))
                 h.child.stop(now)
                 self._run_actions(h)
@@ -536,6 +539,7 @@ class Supervisor:
         if was_stopping:
             log.info("worker %s (pid %d) %s", h.name, sw.pid, describe_exit(status))
         elif h.child.state is ChildState.FATAL:
+            self._drop_spares({h.name})
             log.error(
                 "worker %s (pid %d) %s: permanent error, not respawning",
                 h.name,

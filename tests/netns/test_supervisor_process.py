@@ -170,6 +170,24 @@ def test_hup_broken_config_keeps_running_then_valid_reload(
     assert doc["services"]["vrrp"]["config"]["instances"] == {"VI_1": "MASTER", "VI_3": "BACKUP"}
     # VI_2 left the config: its remembered state is dropped
     assert set(doc["vrrp_states"]) <= {"VI_1", "VI_3"}
+    # a config without instances: the vrrp worker and its standby go away
+    standby = wait_for(
+        lambda: (d := sup.status()) and d["hadaemon"]["standby_pids"].get("vrrp"),
+        10,
+        0.05,
+        "standby",
+    )
+    sup.write_conf({"workers": {}})
+    sup.signal(signal.SIGHUP)
+    doc = wait_for(
+        lambda: (d := sup.status()) and d["workers"]["vrrp"]["state"] == "STOPPED" and d,
+        10,
+        0.05,
+        "vrrp stopped",
+    )
+    assert doc["hadaemon"]["standby_pids"] == {}
+    wait_for(lambda: not is_our_worker(standby), 10, 0.05, "standby gone")
+    assert not is_our_worker(pids["vrrp"])
 
 
 def test_term_stops_everything_and_cleans_up(tmp_path: Path, sups: list[Sup]) -> None:
