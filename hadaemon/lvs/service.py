@@ -16,7 +16,7 @@ import contextlib
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -228,8 +228,14 @@ def service_for_vs(
     vip_owned: Mapping[str, bool],
     resolver: Resolver,
     vip_devs: Mapping[str, tuple[str, ...]],
+    quorum_state: MutableMapping[str, bool] | None = None,
 ) -> tuple[Service | None, list[LvsProblem]]:
-    """The desired service for one ``virtual_server`` (None when it is not active)."""
+    """The desired service for one ``virtual_server`` (None when it is not active).
+
+    ``quorum_state`` (VirtualServer.key → quorum up) carries keepalived's quorum hysteresis
+    between calls: quorum is lost below ``quorum - hysteresis`` and regained at
+    ``quorum + hysteresis``; it is updated here.
+    """
     problems: list[LvsProblem] = []
     matches = _vs_matches(vs, config, problems)
     if not matches:
@@ -301,7 +307,17 @@ def service_for_vs(
         elif rs.inhibit_on_failure or vs.inhibit_on_failure:
             reals.append(Real(rs.address, port, 0, device))
     sorry = False
-    if alive_weight < max(1, int(vs.quorum)) and vs.sorry_server is not None:
+    quorum, hyst = max(1, int(vs.quorum)), max(0, int(vs.hysteresis))
+    was_up = True if quorum_state is None else quorum_state.get(vs.key)
+    if was_up is None:
+        quorum_up = alive_weight >= quorum
+    elif was_up:
+        quorum_up = alive_weight >= quorum - hyst
+    else:
+        quorum_up = alive_weight >= quorum + hyst
+    if quorum_state is not None:
+        quorum_state[vs.key] = quorum_up
+    if not quorum_up and vs.sorry_server is not None:
         ss = vs.sorry_server
         dev = resolver.route_device(ss.address) or "" if method == "DR" else ""
         reals = [Real(ss.address, int(ss.port or 0), 1, dev)]
@@ -462,6 +478,8 @@ class LvsService:
         #: VirtualServer.key -> (desired service or None, problems); recomputed when dirty
         self._per_vs: dict[str, tuple[Service | None, list[LvsProblem]]] = {}
         self._dirty: set[str] | None = None  # None: everything
+        #: VirtualServer.key -> quorum up (hysteresis state)
+        self.quorum_up: dict[str, bool] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -581,7 +599,13 @@ class LvsService:
             hit = self._per_vs.get(k)
             if hit is None or dirty is None or k in dirty:
                 hit = service_for_vs(
-                    vs, self.config, self.rs_states, self.vip_owned, self.resolver, vip_devs
+                    vs,
+                    self.config,
+                    self.rs_states,
+                    self.vip_owned,
+                    self.resolver,
+                    vip_devs,
+                    self.quorum_up,
                 )
             per_vs[k] = hit
             problems += hit[1]

@@ -126,3 +126,35 @@ def test_bad_vip_state_is_ignored_not_raised() -> None:
     svc.set_vip_owned("not-an-address", False)
     svc.set_vip_owned("10.0.0.2/32", False)  # prefix forms are accepted
     assert list(b.services) == ["10_0_0_1_tcp_80"]
+
+
+def test_quorum_hysteresis() -> None:
+    conf = """
+virtual_server 10.0.0.1 80 {
+    quorum 3
+    hysteresis 1
+    sorry_server 10.0.2.99 80
+    real_server 10.0.2.11 80 { weight 2 }
+    real_server 10.0.2.12 80 { weight 2 }
+}
+"""
+    b = MemoryBackend()
+    cfg = loads(conf, filename="t.conf").config
+    svc = LvsService(
+        cfg, lambda k, body: None, backend=b, resolver=NullResolver(), resync_interval_s=0
+    )
+    asyncio.run(svc.start())
+    key = cfg.virtual_servers[0].key
+
+    def sorry() -> bool:
+        return b.services["10_0_0_1_tcp_80"].sorry
+
+    steps = [
+        ("10.0.2.11", False, False),  # live 2 >= 3 - 1: quorum kept
+        ("10.0.2.12", False, True),  # live 0: lost → sorry server
+        ("10.0.2.11", True, True),  # live 2 < 3 + 1: still lost
+        ("10.0.2.12", True, False),
+    ]  # live 4 >= 4: regained
+    for addr, up, want_sorry in steps:
+        svc.set_real_server_state(key, (addr, 80), up=up)
+        assert sorry() is want_sorry, (addr, up)
