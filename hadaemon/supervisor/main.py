@@ -232,6 +232,7 @@ class Supervisor:
         self._status_server: asyncio.AbstractServer | None = None
         self._metrics: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._reload_lock = asyncio.Lock()
         self._part_cache: dict[tuple[int, Any], dict[str, Any]] = {}
         self._part_cache_config: Any = None
         self.spares: dict[str, os_ops.SpawnedWorker] = {}
@@ -244,7 +245,12 @@ class Supervisor:
     def _spawn_task(self, coro: Any) -> None:
         t = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(t)
-        t.add_done_callback(self._tasks.discard)
+        t.add_done_callback(self._task_done)
+
+    def _task_done(self, t: asyncio.Task[Any]) -> None:
+        self._tasks.discard(t)
+        if not t.cancelled() and (exc := t.exception()) is not None:
+            log.error("internal error in %s: %r", t.get_coro(), exc, exc_info=exc)
 
     def path(self, name: str) -> str:
         """A file in the run directory."""
@@ -493,7 +499,10 @@ class Supervisor:
             chan.send(self._configure_msg(h))
             while True:
                 msg = await chan.recv_message()
-                self._on_message(h, msg)
+                try:
+                    self._on_message(h, msg)
+                except Exception:  # our bug: log it, keep the pipe
+                    log.exception("worker %s: handling %s failed", h.name, msg.KIND)
         except m.ChannelClosed:
             pass
         except m.MalformedFrame as exc:
@@ -716,12 +725,19 @@ class Supervisor:
 
     async def reload(self) -> None:
         """HUP: load + validate; keep running on error, else send the new config/plan."""
+        async with self._reload_lock:  # a HUP during a reload waits for it
+            await self._reload()
+
+    async def _reload(self) -> None:
         if self.stopping:
             return
         log.info("reloading %s", self.args.use_file)
         os_ops.sd_notify("RELOADING=1")
         try:
-            new = self.loader.load(self.args.use_file, self.args.config_id)
+            # parsed in a thread: the loop keeps answering pings and the status socket
+            new = await asyncio.to_thread(
+                self.loader.load, self.args.use_file, self.args.config_id
+            )
         except ConfigLoadError as exc:
             log.error("reload failed, keeping the running configuration: %s", exc)
             self.last_reload = {"at": time.time(), "ok": False, "error": str(exc)}
