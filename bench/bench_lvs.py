@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -45,13 +46,20 @@ def inner(runs: int) -> dict[str, Any]:
         out = []
         for v in range(100):
             reals = tuple(
-                Real(f"10.{100 + v // 250}.{v % 250}.{10 + r}", 8080,
-                     weight0 if r == 0 and v == 0 else 1)
+                Real(
+                    f"10.{100 + v // 250}.{v % 250}.{10 + r}",
+                    8080,
+                    weight0 if r == 0 and v == 0 else 1,
+                )
                 for r in range(10)
             )
             out.append(
-                Service(f"v{v}", (Match(f"10.99.{v // 250}.{v % 250 + 1}", "tcp", 80),),
-                        scheduler="wrr", reals=reals)
+                Service(
+                    f"v{v}",
+                    (Match(f"10.99.{v // 250}.{v % 250 + 1}", "tcp", 80),),
+                    scheduler="wrr",
+                    reals=reals,
+                )
             )
         return out
 
@@ -89,13 +97,23 @@ def inner(runs: int) -> dict[str, Any]:
 
     # checker DOWN → rule change, through LvsService (config → desired → reconcile → nft)
     vss = tuple(
-        VirtualServer(address=f"10.99.0.{v + 1}", port=80, lvs_sched="wrr",
-                      real_servers=tuple(RealServer(address=f"10.100.{v}.{10 + r}", port=8080)
-                                         for r in range(10)))
+        VirtualServer(
+            address=f"10.99.0.{v + 1}",
+            port=80,
+            lvs_sched="wrr",
+            real_servers=tuple(
+                RealServer(address=f"10.100.{v}.{10 + r}", port=8080) for r in range(10)
+            ),
+        )
         for v in range(100)
     )
-    svc = LvsService(Config(virtual_servers=vss), lambda k, b: None, backend=NftBackend(),
-                     resolver=NullResolver(), resync_interval_s=0)
+    svc = LvsService(
+        Config(virtual_servers=vss),
+        lambda k, b: None,
+        backend=NftBackend(),
+        resolver=NullResolver(),
+        resync_interval_s=0,
+    )
     loop = asyncio.new_event_loop()
     loop.run_until_complete(svc.start())
     down = []
@@ -112,24 +130,42 @@ def inner(runs: int) -> dict[str, Any]:
 
 def throughput(seconds: float) -> dict[str, str]:
     """req/s of one Python client process: routed to one RS, NAT rr, DR rr."""
-    from hadaemon.config.model import Config, IpAddress, RealServer, VirtualServer, VrrpInstance
     from helpers.lvs_net import DR_VIP, NAT_VIP, RS, LvsLab
+
+    from hadaemon.config.model import Config, IpAddress, RealServer, VirtualServer, VrrpInstance
 
     lab = LvsLab()
     out: dict[str, str] = {}
     try:
         d = lab.driver()
-        vi = VrrpInstance(name="VI", interface="eth0", virtual_router_id=9,
-                          virtual_ipaddress=(IpAddress(address=DR_VIP, prefixlen=32),))
-        cfg = Config(vrrp_instances=(vi,), virtual_servers=tuple(
-            VirtualServer(address=vip, port=80, lvs_sched="rr", lvs_method=m,
-                          real_servers=tuple(RealServer(address=a, port=80, lvs_method=m)
-                                             for a in RS.values()))
-            for vip, m in ((NAT_VIP, "NAT"), (DR_VIP, "DR"))))
+        vi = VrrpInstance(
+            name="VI",
+            interface="eth0",
+            virtual_router_id=9,
+            virtual_ipaddress=(IpAddress(address=DR_VIP, prefixlen=32),),
+        )
+        cfg = Config(
+            vrrp_instances=(vi,),
+            virtual_servers=tuple(
+                VirtualServer(
+                    address=vip,
+                    port=80,
+                    lvs_sched="rr",
+                    lvs_method=m,
+                    real_servers=tuple(
+                        RealServer(address=a, port=80, lvs_method=m) for a in RS.values()
+                    ),
+                )
+                for vip, m in ((NAT_VIP, "NAT"), (DR_VIP, "DR"))
+            ),
+        )
         assert d.ok("start", config=cfg.to_dict(with_location=False))
         stop = Path(f"/tmp/bench-lvs-{time.monotonic_ns()}")
-        for label, vip in (("routed to rs1 (baseline)", RS["rs1"]), ("NAT rr via hadaemon", NAT_VIP),
-                           ("DR rr via hadaemon", DR_VIP)):
+        for label, vip in (
+            ("routed to rs1 (baseline)", RS["rs1"]),
+            ("NAT rr via hadaemon", NAT_VIP),
+            ("DR rr via hadaemon", DR_VIP),
+        ):
             p = lab.client_run(vip, 80, 1, until=str(stop), background=True)
             time.sleep(seconds)
             stop.touch()
@@ -157,8 +193,22 @@ def main() -> int:
     topo = Topology("bl")
     try:
         ns = topo.ns("nft")
-        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--inner",
-                            "--runs", str(a.runs)], capture_output=True, text=True, check=True)
+        r = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                sys.executable,
+                __file__,
+                "--inner",
+                "--runs",
+                str(a.runs),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows = json.loads(r.stdout)
     finally:
         topo.close()
@@ -174,6 +224,8 @@ def main() -> int:
     out.write_text(
         "# LVS nft data path (bench/bench_lvs.py)\n\n"
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {a.runs} runs, "
+        f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+        "(the machine is shared: medians move with it), "
         f"{a.seconds:.0f} s per throughput row. Targets: 100x10 ≤ 50 ms, weight change ≤ 2 ms, "
         "checker verdict → rule ≤ 10 ms, NAT/DR ≥ 90 % of routed.\n\n" + text + "\n"
     )

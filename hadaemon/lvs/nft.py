@@ -33,6 +33,7 @@ service "damaged" and the next reconcile rewrites it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -323,6 +324,7 @@ def counter_keys(services: Sequence[Service]) -> set[CounterKey]:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def counter_name(k: CounterKey, direction: str) -> str:
     """Name of the named counter of one real server (``direction`` "i" or "o")."""
     return "c_" + re.sub(r"[^A-Za-z0-9]+", "_", f"{k[0]}_{k[1]}_{k[2]}") + "_" + direction
@@ -454,8 +456,11 @@ class NftBackend:
                 owned[svc.name] = new
                 applied[svc.name] = svc
         ckeys = counter_keys(list(applied.values()))
-        cnames = {counter_name(k, d) for k in ckeys for d in "io"}
-        cmds += render_counters(ckeys, self._ckeys, self._cnames)
+        if ckeys == self._ckeys and base == self._base:
+            cnames = self._cnames  # the usual case (a weight change): nothing to do
+        else:
+            cnames = {counter_name(k, d) for k in ckeys for d in "io"}
+            cmds += render_counters(ckeys, self._ckeys, self._cnames)
         text = "\n".join(cmds) + "\n"
         self.last_batch = text
         try:
