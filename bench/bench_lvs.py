@@ -124,6 +124,20 @@ def inner(runs: int) -> dict[str, Any]:
         down.append(time.perf_counter() - t0)
     loop.run_until_complete(svc.stop())
     res["checker verdict -> rule change (LvsService, 100x10 config)"] = _ms(down)
+
+    # libnftables fetches its cache (chains, rules) before each batch: the cost of the smallest
+    # batch grows with the size of the ruleset (why a weight change costs more than datapath.md's
+    # 0.72 ms with 100 chains: this layout has one chain per real server)
+    b = NftBackend()
+    for n in (100, 1100):
+        b.run("add table ip hdbench\n" + "".join(f"add chain ip hdbench c{i}\n" for i in range(n)))
+        xs = []
+        for _ in range(runs * 5):
+            t0 = time.perf_counter()
+            b.run("flush chain ip hdbench c0\nadd rule ip hdbench c0 counter\n")
+            xs.append(time.perf_counter() - t0)
+        res[f"smallest batch in a table of {n} empty chains"] = _ms(xs)
+        b.run("delete table ip hdbench\n")
     assert isinstance(svc.engine, LvsEngine)
     return res
 
