@@ -13,8 +13,9 @@ import os
 import sys
 
 
-def setup_logging(target: str, debug: bool, ident: str = "hadaemon") -> None:
-    """Configure the root logger for ``target`` = ``stderr`` or ``syslog``."""
+def setup_logging(target: str, debug: bool, ident: str = "hadaemon") -> str:
+    """Configure the root logger for ``target`` = ``stderr`` or ``syslog``; returns the target
+    in effect (``stderr`` when there is no ``/dev/log``)."""
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -24,10 +25,13 @@ def setup_logging(target: str, debug: bool, ident: str = "hadaemon") -> None:
             address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
         )
         handler.setFormatter(logging.Formatter(f"{ident}[{os.getpid()}]: %(message)s"))
+        effective = "syslog"
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(
             logging.Formatter(f"%(asctime)s {ident}[%(process)d] %(name)s: %(message)s")
         )
+        effective = "stderr"
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    return effective

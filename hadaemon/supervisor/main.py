@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -916,33 +917,37 @@ def run(
     foreground = bool(args.foreground)
     args.log_console = bool(getattr(args, "log_console", False))
     args.debug = bool(getattr(args, "debug", False))
-    setup_logging("stderr" if (foreground or args.log_console) else "syslog", args.debug)
+    target = "stderr" if (foreground or args.log_console) else "syslog"
+    to_syslog = setup_logging(target, args.debug) == "syslog"
+
+    def fail(msg: str, code: int) -> int:
+        log.error("%s", msg)
+        if to_syslog:  # still attached to the terminal: say it there too
+            print(f"hadaemon: {msg}", file=sys.stderr)
+        return code
+
     loader = loader or KeepalivedLoader()
     try:
         config = loader.load(args.use_file, args.config_id)
     except ConfigLoadError as exc:
-        log.error("configuration error, not starting: %s", exc)
-        return EXIT_CONFIG_ERRORS
+        return fail(f"configuration error, not starting: {exc}", EXIT_CONFIG_ERRORS)
     try:
         os.makedirs(args.run_dir, mode=0o755, exist_ok=True)
     except OSError as exc:
-        log.error("cannot create run directory %s: %s", args.run_dir, exc)
-        return EXIT_ALREADY_RUNNING
+        return fail(f"cannot create run directory {args.run_dir}: {exc}", EXIT_ALREADY_RUNNING)
     pid_path = args.pid or os.path.join(args.run_dir, "hadaemon.pid")
     pidfile = os_ops.Pidfile(pid_path)
     try:
         pidfile.acquire()
     except os_ops.PidfileLocked as exc:
         holder = str(exc) or "?"
-        msg = (
-            f"hadaemon is already running (pid {holder}) with config-id "
-            f"{args.config_id!r} and pid file {pid_path}; refusing to start a second one"
+        return fail(
+            f"hadaemon is already running (pid {holder}) with config-id {args.config_id!r} "
+            f"and pid file {pid_path}; refusing to start a second one",
+            EXIT_ALREADY_RUNNING,
         )
-        log.error("%s", msg)
-        return EXIT_ALREADY_RUNNING
     except OSError as exc:
-        log.error("cannot open pid file %s: %s", pid_path, exc)
-        return EXIT_ALREADY_RUNNING
+        return fail(f"cannot open pid file {pid_path}: {exc}", EXIT_ALREADY_RUNNING)
     if not foreground:
         os_ops.daemonize()
         setup_logging("syslog" if not args.log_console else "stderr", args.debug)
