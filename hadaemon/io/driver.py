@@ -41,6 +41,7 @@ from hadaemon.io.netlink import (
     LinkEvent,
     Netlink,
     NetlinkSpecError,
+    NoAcceptFilter,
     RouteSpec,
     RuleSpec,
     VipSpec,
@@ -180,6 +181,7 @@ class VrrpService:
         self.handback = dict(handback or {})
         """instance → state before a worker restart; MASTERs resume at once (no VIP flap)."""
         self.netlink = Netlink()
+        self.no_accept = NoAcceptFilter()
         self.scripts = ScriptRunner()
         self.insts: dict[str, _Inst] = {}
         self.sockets: dict[tuple[str, int], VrrpSocket] = {}
@@ -301,6 +303,8 @@ class VrrpService:
             n.close()
         for f in self.fifos:
             f.close()
+        with contextlib.suppress(Exception):
+            await self.no_accept.close()
         await self.netlink.close()
 
     async def apply_config(self, config: Any) -> None:
@@ -871,6 +875,11 @@ class VrrpService:
         with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
             await asyncio.wait_for(self._queue.join(), 5.0)
 
+    @staticmethod
+    def _drops_vips(i: _Inst) -> bool:
+        """``no_accept`` (and not the address owner): traffic to the VIPs is dropped."""
+        return not getattr(i.cfg, "accept", True) and i.router.params.priority != 255
+
     def _vip_specs(self, i: _Inst, addresses: tuple[str, ...]) -> tuple[list[VipSpec], bool]:
         """The VipSpecs (with their ``ip addr`` options) of the action's addresses, and whether
         they are the instance's whole set (then routes and rules go with them)."""
@@ -894,11 +903,14 @@ class VrrpService:
         routes: list[RouteSpec] | None = None,
         rules: list[RuleSpec] | None = None,
     ) -> None:
-        for v in i.vips if vips is None else vips:
+        added = i.vips if vips is None else vips
+        for v in added:
             try:
                 await self.netlink.add_vip(v)
             except Exception as exc:
                 log.error("(%s) cannot add %s: %s", i.router.name, v, exc)
+        if self._drops_vips(i):
+            await self.no_accept.drop(added)
         for r in i.routes if routes is None else routes:
             try:
                 await self.netlink.add_route(r)
@@ -929,7 +941,10 @@ class VrrpService:
                 await self.netlink.del_route(r)
             except Exception as exc:
                 log.error("(%s) cannot remove route %s: %s", i.router.name, r, exc)
-        for v in i.vips if vips is None else vips:
+        removed = i.vips if vips is None else vips
+        if self._drops_vips(i):
+            await self.no_accept.accept(removed)
+        for v in removed:
             try:
                 if await self.netlink.del_vip(v) and quiet:
                     log.info("(%s) removed stale %s left from a previous run", i.router.name, v)

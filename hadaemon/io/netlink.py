@@ -40,6 +40,7 @@ __all__ = [
     "RuleSpec",
     "VipSpec",
     "LinkEvent",
+    "NoAcceptFilter",
     "route_from_model",
     "rule_from_model",
     "vip_from_model",
@@ -686,3 +687,78 @@ def rule_from_model(r: Any) -> RuleSpec:
         words.append("no_track")
     words += list(r.options)
     return RuleSpec.parse(" ".join(words))
+
+
+class NoAcceptFilter:
+    """``no_accept`` (Accept_Mode off, RFC 5798 §6.4.3): a master drops packets sent to the
+    VIPs it does not own, as keepalived does with its nftables table.
+
+    One table ``inet hadaemon_vrrp`` with sets of dropped addresses, driven through the
+    ``nft`` command (libnftables stays out of the VRRP process, DESIGN §2). Created on first
+    use, deleted by :meth:`close`. Errors are logged, never raised.
+    """
+
+    TABLE = "hadaemon_vrrp"
+
+    def __init__(self) -> None:
+        self._ready = False
+
+    async def _nft(self, script: str, *, quiet: bool = False) -> bool:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "nft",
+                "-f",
+                "-",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:
+            log.error("no_accept: cannot run nft: %s", exc.strerror)
+            return False
+        _out, err = await proc.communicate(script.encode())
+        if proc.returncode != 0:
+            if not quiet:
+                log.error("no_accept: nft failed: %s", err.decode(errors="replace").strip())
+            return False
+        return True
+
+    async def _ensure(self) -> bool:
+        if self._ready:
+            return True
+        t = self.TABLE
+        self._ready = await self._nft(
+            f"add table inet {t}\ndelete table inet {t}\n"
+            f"table inet {t} {{\n"
+            "  set vips4 { type ipv4_addr; }\n"
+            "  set vips6 { type ipv6_addr; }\n"
+            "  chain input { type filter hook input priority -1; policy accept;\n"
+            "    ip daddr @vips4 drop\n    ip6 daddr @vips6 drop\n  }\n}\n"
+        )
+        return self._ready
+
+    async def _elements(self, verb: str, vips: list[VipSpec]) -> None:
+        for fam, name in ((socket.AF_INET, "vips4"), (socket.AF_INET6, "vips6")):
+            addrs = sorted({v.address for v in vips if v.family == fam})
+            if addrs:
+                await self._nft(
+                    f"{verb} element inet {self.TABLE} {name} {{ {', '.join(addrs)} }}\n",
+                    quiet=verb == "delete",
+                )
+
+    async def drop(self, vips: list[VipSpec]) -> None:
+        """Start dropping traffic to ``vips``."""
+        if vips and await self._ensure():
+            await self._elements("add", vips)
+
+    async def accept(self, vips: list[VipSpec]) -> None:
+        """Stop dropping traffic to ``vips``."""
+        if vips and self._ready:
+            for v in vips:  # one by one: a missing element must not keep the others
+                await self._elements("delete", [v])
+
+    async def close(self) -> None:
+        """Remove the table (if this process created it)."""
+        if self._ready:
+            await self._nft(f"delete table inet {self.TABLE}\n", quiet=True)
+            self._ready = False

@@ -459,3 +459,18 @@ def test_notify_fifo_script_reads_the_fifo(lab: Lab, tmp_path: Path) -> None:
              what="FIFO line read by notify_fifo_script")
     assert out.read_text().splitlines()[0] == 'INSTANCE "VI_1" BACKUP 150'
     assert lab.stop("r1") == 0
+
+
+@pytest.mark.nft
+def test_no_accept_master_drops_traffic_to_the_vip(lab: Lab) -> None:
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, accept=False)), "--no-bpf")
+    lab.wait_holder(VIP, "r1")
+    wait_for(lambda: "hadaemon_vrrp" in lab.topo.exec(
+        lab.ns["r1"], "nft", "list", "tables").stdout, 5, what="no_accept table")
+    # ARP is answered (the VIP is configured), but packets to it are dropped
+    assert lab.client_sees(VIP) is None
+    neigh = lab.topo.exec(lab.ns["client"], "ip", "neigh", "show", VIP).stdout
+    assert lab.mac("r1") in neigh
+    assert lab.client_sees("10.0.0.1") == lab.mac("r1")  # the router's own address still works
+    assert lab.stop("r1") == 0
+    assert "hadaemon_vrrp" not in lab.topo.exec(lab.ns["r1"], "nft", "list", "tables").stdout
