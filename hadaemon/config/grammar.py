@@ -69,7 +69,6 @@ def iter_tree(lines: Iterable[Line], diags: Diagnostics) -> Iterator[Stmt]:
     nesting depth is safe."""
     root: list[Stmt] = []
     stack: list[tuple[list[Stmt], Stmt | None, Location | None]] = [(root, None, None)]
-    last_closed_line: tuple[str, int] | None = None
     for line in lines:
         cur: Stmt | None = None
         for tok in line:
@@ -99,7 +98,6 @@ def iter_tree(lines: Iterable[Line], diags: Diagnostics) -> Iterator[Stmt]:
                     continue
                 stack.pop()
                 cur = None
-                last_closed_line = (tok.file, tok.line)
             elif cur is None:
                 opened = stack[-1][2]
                 one_line = (
@@ -111,7 +109,6 @@ def iter_tree(lines: Iterable[Line], diags: Diagnostics) -> Iterator[Stmt]:
                 stack[-1][0].append(cur)
             else:
                 cur.args.append(tok)
-    del last_closed_line
     while len(stack) > 1:
         _lst, opener, oloc = stack.pop()
         assert opener is not None
@@ -589,14 +586,15 @@ def _field_names(cls: type[Any]) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(cls))
 
 
-def _named(cls: type[Any], what: str) -> Callable[[Parser, Stmt, Acc], Any]:
+def _named(cls: type[Any]) -> Callable[[Parser, Stmt, Acc], Any]:
+    """Finisher for ``keyword NAME { ... }`` blocks: builds ``cls(name=NAME, ...)``."""
+
     def f(p: Parser, st: Stmt, acc: Acc) -> Any:
         if not st.args:
             p.diags.error(f"'{st.kw.text}' needs a name", st.loc)
             return None
         return _build(cls, st, acc, name=st.args[0].text)
 
-    del what
     return f
 
 
@@ -874,8 +872,6 @@ def line_list(
 
 def _global_block() -> Block:
     b = Block("global_defs")
-    g = m.GlobalDefs
-    del g
     for name in (
         "router_id",
         "instance",
@@ -2232,7 +2228,7 @@ def _top_block() -> Block:
         "vrrp_script",
         sub_block(
             _vrrp_script_block,
-            _named(m.VrrpScript, "vrrp_script"),
+            _named(m.VrrpScript),
             _to_top("vrrp_scripts"),
             min_args=1,
         ),
@@ -2241,7 +2237,7 @@ def _top_block() -> Block:
         "track_file",
         sub_block(
             _track_file_block,
-            _named(m.TrackFile, "track_file"),
+            _named(m.TrackFile),
             _to_top("track_files"),
             min_args=1,
         ),
@@ -2251,22 +2247,20 @@ def _top_block() -> Block:
         "vrrp_track_process",
         sub_block(
             _track_process_block,
-            _named(m.VrrpTrackProcess, "vrrp_track_process"),
+            _named(m.VrrpTrackProcess),
             _to_top("vrrp_track_processes"),
             min_args=1,
         ),
     )
     b.add(
         "bfd_instance",
-        sub_block(
-            _bfd_block, _named(m.BfdInstance, "bfd_instance"), _to_top("bfd_instances"), min_args=1
-        ),
+        sub_block(_bfd_block, _named(m.BfdInstance), _to_top("bfd_instances"), min_args=1),
     )
     b.add(
         "vrrp_sync_group",
         sub_block(
             _sync_group_block,
-            _named(m.VrrpSyncGroup, "sync group"),
+            _named(m.VrrpSyncGroup),
             _to_top("vrrp_sync_groups"),
             min_args=1,
         ),
