@@ -126,26 +126,61 @@ def _hash_key(svc: Service, flow: bool) -> str:
     return key
 
 
+def direct(svc: Service) -> bool:
+    """NAT without persistence: servers sit in the scheduler's map, no per-server chains.
+
+    (libnftables fetches every chain and rule before each batch, so fewer chains = faster
+    batches; per-server chains are kept where they are needed: persistence and DR.)
+    """
+    return svc.method == "NAT" and not svc.persistence_timeout_s
+
+
+def _nat_form(svc: Service) -> tuple[str, bool]:
+    """``(head, with_port)``: the dnat statement head and whether targets carry a port."""
+    protos = {m.protocol for m in svc.matches if not m.fwmark}
+    fwmark = any(m.fwmark for m in svc.matches)
+    if not fwmark and len(protos) == 1 and all(r.port for r in svc.reals):
+        return f"meta l4proto {protos.pop()} dnat ip to", True
+    return "dnat ip to", False
+
+
 def scheduler_rule(svc: Service) -> str | None:
-    """The scheduling statement of a service (None when no server may take new connections)."""
+    """The scheduling statement of a service (None when no server may take new connections).
+
+    Per-server chains: ``<key> vmap { slot : goto rs_… }``; direct NAT:
+    ``meta l4proto tcp dnat ip to <key> map { slot : ip . port }``.
+    """
     active = svc.active_reals
     if not active:
         return None
-    targets = [rs_chain(svc.name, r) for r in active]
+    is_direct = direct(svc)
+    head, with_port = _nat_form(svc)
+    if is_direct:
+        targets = [f"{r.address} . {r.port}" if with_port else r.address for r in active]
+    else:
+        targets = [rs_chain(svc.name, r) for r in active]
+
+    def wrap(key: str, ranges: Sequence[tuple[int, int, int]]) -> str:
+        items = _ranges(ranges, targets, not is_direct)
+        return f"{head} {key} map {{ {items} }}" if is_direct else f"{key} vmap {{ {items} }}"
+
     weights = [r.weight for r in active]
     dr = svc.method == "DR"
     s = svc.scheduler
     if s == "fo":
         best = max(range(len(active)), key=lambda i: (weights[i], -i))
-        return f"goto {targets[best]}"
+        if not is_direct:
+            return f"goto {targets[best]}"
+        r = active[best]
+        return f"{head} {r.address}:{r.port}" if with_port else f"{head} {r.address}"
     if s == "mh":
         size = sched.maglev_size(len(active))
         table = sched.maglev_table([str(r) for r in active], weights, size)
         key = f"jhash {_hash_key(svc, False)} mod {size} seed {svc.seed:#x}"
-        return f"{key} vmap {{ {_ranges(sched.compress(table), targets)} }}"
+        return wrap(key, sched.compress(table))
     if s == "random" and not dr:
         mod, ranges = sched.random_ranges(weights)
-        return f"numgen random mod {mod} vmap {{ {_ranges(ranges, targets)} }}"
+        return wrap(f"numgen random mod {mod}", ranges)
     if s == "rr":
         slots = list(range(len(active)))
     else:
@@ -155,14 +190,16 @@ def scheduler_rule(svc: Service) -> str | None:
         key = f"jhash {_hash_key(svc, dr and s != 'sh')} mod {len(slots)} seed {svc.seed:#x}"
     else:
         key = f"numgen inc mod {len(slots)}"
-    return f"{key} vmap {{ {_ranges(sched.compress(slots), targets)} }}"
+    return wrap(key, sched.compress(slots))
 
 
-def _ranges(ranges: Sequence[tuple[int, int, int]], targets: Sequence[str]) -> str:
+def _ranges(
+    ranges: Sequence[tuple[int, int, int]], targets: Sequence[str], verdict: bool = True
+) -> str:
     parts = []
     for lo, hi, i in ranges:
         k = str(lo) if lo == hi else f"{lo}-{hi}"
-        parts.append(f"{k} : goto {targets[i]}")
+        parts.append(f"{k} : goto {targets[i]}" if verdict else f"{k} : {targets[i]}")
     return ", ".join(parts)
 
 
@@ -194,7 +231,7 @@ def render_service(
     new = _Owned(_fam(svc), fp)
     cmds = [f"add chain {t} {vs}", f"flush chain {t} {vs}"]
     new.chains.add(vs)
-    want_rs = {rs_chain(svc.name, r): r for r in svc.reals}
+    want_rs = {} if direct(svc) else {rs_chain(svc.name, r): r for r in svc.reals}
     want_sets = {p_set(svc.name, r): r for r in svc.reals} if svc.persistence_timeout_s else {}
     if old is not None:
         for ch in sorted(old.chains - set(want_rs) - {vs}):
@@ -242,7 +279,7 @@ def render_service(
         cmds.append(f"add rule {t} {vs} {rule} comment {_q(f'hd {fp} {i}/{n}')}")
     cmds.append(
         f"add rule {t} {vs} counter comment "
-        f"{_q(f'hd {fp} {n}/{n} m={len(svc.matches)} r={len(svc.reals)}')}"
+        f"{_q(f'hd {fp} {n}/{n} m={len(svc.matches)} r={len(want_rs)}')}"
     )
     want_keys = {(_elem_map(m), _elem_key(m)) for m in svc.matches}
     old_keys = old.keys if old is not None else set()
@@ -283,6 +320,7 @@ def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]
         # per real server packet/byte counters of NAT connections, both directions
         f"add map {NAT_T} rsin {{ type ipv4_addr . inet_proto . inet_service : counter; }}",
         f"add map {NAT_T} rsout {{ type ipv4_addr . inet_proto . inet_service : counter; }}",
+        f"add map {NAT_T} rsnew {{ type ipv4_addr . inet_proto . inet_service : counter; }}",
         f"add chain {NAT_T} forward {{ type filter hook forward priority filter; "
         "policy accept; }",
         f"flush chain {NAT_T} forward",
@@ -290,6 +328,8 @@ def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]
         'ip daddr . meta l4proto . th dport map @rsin comment "hd base"',
         f"add rule {NAT_T} forward ct status dnat ct direction reply counter name "
         'ip saddr . meta l4proto . th sport map @rsout comment "hd base"',
+        f"add rule {NAT_T} forward ct state new ct status dnat counter name "
+        'ip daddr . meta l4proto . th dport map @rsnew comment "hd base"',
         f"add table {DR_T}",
         f"add map {DR_T} svc {{ type ipv4_addr . inet_proto . inet_service : verdict; }}",
         f"add map {DR_T} fwm {{ type mark : verdict; }}",
@@ -335,23 +375,17 @@ def render_counters(want: set[CounterKey], have: set[CounterKey], names: set[str
     cmds: list[str] = []
     for k in sorted(have - want):
         key = f"{k[0]} . {k[1]} . {k[2]}"
-        cmds += [
-            f"delete element {NAT_T} rsin {{ {key} }}",
-            f"delete element {NAT_T} rsout {{ {key} }}",
-        ]
-    want_names = {counter_name(k, d) for k in want for d in "io"}
+        cmds += [f"delete element {NAT_T} {m} {{ {key} }}" for m in ("rsin", "rsout", "rsnew")]
+    want_names = {counter_name(k, d) for k in want for d in "ion"}
     for n in sorted(names - want_names):
         cmds.append(f"delete counter {NAT_T} {n}")
     for k in sorted(want - have):
         key = f"{k[0]} . {k[1]} . {k[2]}"
-        ci, co = counter_name(k, "i"), counter_name(k, "o")
-        for n in (ci, co):
+        for m, d in (("rsin", "i"), ("rsout", "o"), ("rsnew", "n")):
+            n = counter_name(k, d)
             if n not in names:
                 cmds.append(f"add counter {NAT_T} {n}")
-        cmds += [
-            f"add element {NAT_T} rsin {{ {key} : {_q(ci)} }}",
-            f"add element {NAT_T} rsout {{ {key} : {_q(co)} }}",
-        ]
+            cmds.append(f"add element {NAT_T} {m} {{ {key} : {_q(n)} }}")
     return cmds
 
 
@@ -459,7 +493,7 @@ class NftBackend:
         if ckeys == self._ckeys and base == self._base:
             cnames = self._cnames  # the usual case (a weight change): nothing to do
         else:
-            cnames = {counter_name(k, d) for k in ckeys for d in "io"}
+            cnames = {counter_name(k, d) for k in ckeys for d in "ion"}
             cmds += render_counters(ckeys, self._ckeys, self._cnames)
         text = "\n".join(cmds) + "\n"
         self.last_batch = text
@@ -474,13 +508,11 @@ class NftBackend:
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """Per real server counters, keyed by service name and ``"ip:port"``.
 
-        ``conns``: new connections scheduled to the server (the ``rs_*`` chain counter; NAT only,
-        a nat chain sees the first packet of each connection). NAT ``inpkts/inbytes`` and
-        ``outpkts/outbytes``: every forwarded packet of the server's DNATed connections, client →
-        server and back (named counters fed from the forward hook; shared when one server
-        address:port is in several services). DR: the netdev chain sees every client packet, so
-        ``inpkts/inbytes`` (IPVS's InPkts/InBytes; replies bypass the director).
-        ``packets``/``bytes`` are the sums of both directions.
+        NAT (named counters fed from the forward hook, per server address·protocol·port, shared
+        when one server is in several services): ``conns`` new connections, ``inpkts/inbytes``
+        client → server and ``outpkts/outbytes`` back. DR: the ``rs_*`` netdev chain sees every
+        client packet, so ``inpkts/inbytes`` (IPVS's InPkts/InBytes; replies bypass the
+        director). ``packets``/``bytes`` are the sums of both directions.
         """
         objs = self.list_ruleset()
         named = {
@@ -488,46 +520,37 @@ class NftBackend:
             for o in objs
             if "counter" in o and o["counter"].get("family") == "ip"
         }
-        reals = {
-            rs_chain(n, r): (n, svc, r) for n, svc in self._applied.items() for r in svc.reals
-        }
-        out: dict[str, dict[str, dict[str, int]]] = {}
+        chain_counter: dict[str, dict[str, Any]] = {}
         for o in objs:
             rule = o.get("rule")
-            if not rule or rule["chain"] not in reals:
-                continue
-            name, svc, r = reals[rule["chain"]]
-            c = next((e["counter"] for e in rule["expr"] if "counter" in e), None)
-            if c is None:
-                continue
-            entry: dict[str, int] = {}
-            if svc.method == "DR":
-                entry = {
-                    "inpkts": int(c["packets"]),
-                    "inbytes": int(c["bytes"]),
-                    "outpkts": 0,
-                    "outbytes": 0,
-                }
-            else:
-                entry = {
-                    "conns": int(c["packets"]),
-                    "inpkts": 0,
-                    "inbytes": 0,
-                    "outpkts": 0,
-                    "outbytes": 0,
-                }
-                for m in svc.matches:
-                    if m.fwmark:
-                        continue
-                    k = (r.address, m.protocol, r.port or m.port)
-                    for d, what in (("i", "in"), ("o", "out")):
-                        nc = named.get(counter_name(k, d))
+            if rule and rule["family"] == "netdev" and rule["chain"].startswith("rs_"):
+                c = next((e["counter"] for e in rule["expr"] if "counter" in e), None)
+                if c is not None:
+                    chain_counter[rule["chain"]] = c
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for name, svc in self._applied.items():
+            for r in svc.reals:
+                entry = {"conns": 0, "inpkts": 0, "inbytes": 0, "outpkts": 0, "outbytes": 0}
+                if svc.method == "DR":
+                    c = chain_counter.get(rs_chain(name, r))
+                    if c is not None:
+                        entry["inpkts"], entry["inbytes"] = int(c["packets"]), int(c["bytes"])
+                else:
+                    for m in svc.matches:
+                        if m.fwmark:
+                            continue
+                        k = (r.address, m.protocol, r.port or m.port)
+                        for d, what in (("i", "in"), ("o", "out")):
+                            nc = named.get(counter_name(k, d))
+                            if nc is not None:
+                                entry[f"{what}pkts"] += int(nc["packets"])
+                                entry[f"{what}bytes"] += int(nc["bytes"])
+                        nc = named.get(counter_name(k, "n"))
                         if nc is not None:
-                            entry[f"{what}pkts"] += int(nc["packets"])
-                            entry[f"{what}bytes"] += int(nc["bytes"])
-            entry["packets"] = entry["inpkts"] + entry["outpkts"]
-            entry["bytes"] = entry["inbytes"] + entry["outbytes"]
-            out.setdefault(name, {})[str(r)] = entry
+                            entry["conns"] += int(nc["packets"])
+                entry["packets"] = entry["inpkts"] + entry["outpkts"]
+                entry["bytes"] = entry["inbytes"] + entry["outbytes"]
+                out.setdefault(name, {})[str(r)] = entry
         return out
 
     def destroy(self) -> None:
@@ -571,10 +594,14 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
     base_ok = {"ip", "netdev"} <= tables and all(
         (f, m) in maps for f in ("ip", "netdev") for m in ("svc", "fwm")
     )
-    base_ok = base_ok and ("ip", "rsin") in maps and ("ip", "rsout") in maps
-    for hook in ("prerouting", "forward"):
+    base_ok = base_ok and all(("ip", m) in maps for m in ("rsin", "rsout", "rsnew"))
+    for hook, n_rules in (("prerouting", 2), ("forward", 3)):
         rules = chains.get(("ip", hook))
-        if rules is None or len(rules) != 2 or any(r.get("comment") != "hd base" for r in rules):
+        if (
+            rules is None
+            or len(rules) != n_rules
+            or any(r.get("comment") != "hd base" for r in rules)
+        ):
             base_ok = False
     devices: list[str] = []
     for (fam, name), _c in hooks.items():
@@ -650,7 +677,7 @@ def _parse_counters(objs: list[dict[str, Any]]) -> tuple[set[CounterKey], set[st
     names = {
         o["counter"]["name"] for o in objs if "counter" in o and o["counter"].get("family") == "ip"
     }
-    per_map: dict[str, set[CounterKey]] = {"rsin": set(), "rsout": set()}
+    per_map: dict[str, set[CounterKey]] = {"rsin": set(), "rsout": set(), "rsnew": set()}
     for o in objs:
         mp = o.get("map")
         if not mp or mp.get("family") != "ip" or mp.get("name") not in per_map:
@@ -658,7 +685,7 @@ def _parse_counters(objs: list[dict[str, Any]]) -> tuple[set[CounterKey], set[st
         for key, _data in mp.get("elem", []) or []:
             a, p, port = key["concat"]
             per_map[mp["name"]].add((str(a), str(p), int(port)))
-    return per_map["rsin"] & per_map["rsout"], names
+    return per_map["rsin"] & per_map["rsout"] & per_map["rsnew"], names
 
 
 def _key_text(key: Any) -> str:

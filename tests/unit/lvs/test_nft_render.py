@@ -27,24 +27,36 @@ def svc(**kw: object) -> Service:
     return Service("a", (Match("10.0.0.1", "tcp", 80),), **kw)  # type: ignore[arg-type]
 
 
-def test_nat_schedulers() -> None:
-    assert scheduler_rule(svc(scheduler="rr")).startswith("numgen inc mod 2 vmap")
+def test_nat_schedulers_put_servers_in_the_map() -> None:
+    """NAT without persistence: no per-server chains, the servers are the map's data."""
+    assert scheduler_rule(svc(scheduler="rr")) == (
+        "meta l4proto tcp dnat ip to numgen inc mod 2 map "
+        "{ 0 : 10.0.2.11 . 80, 1 : 10.0.2.12 . 8080 }"
+    )
     wrr = scheduler_rule(svc(scheduler="wrr"))
-    assert wrr is not None and wrr.startswith("numgen inc mod 4 vmap")
-    assert wrr.count("rs_a__10_0_2_11_80") == 2  # 3:1 → slots compressed into ranges
+    assert wrr is not None and wrr.startswith("meta l4proto tcp dnat ip to numgen inc mod 4 map")
+    assert wrr.count("10.0.2.11 . 80") == 2  # 3:1 → slots compressed into ranges
     rnd = scheduler_rule(svc(scheduler="random"))
     assert rnd == (
-        "numgen random mod 4 vmap { 0-2 : goto rs_a__10_0_2_11_80, 3 : goto rs_a__10_0_2_12_8080 }"
+        "meta l4proto tcp dnat ip to numgen random mod 4 map "
+        "{ 0-2 : 10.0.2.11 . 80, 3 : 10.0.2.12 . 8080 }"
     )
-    assert scheduler_rule(svc(scheduler="sh")).startswith("jhash ip saddr mod 4 seed 0x5eed")
-    assert scheduler_rule(svc(scheduler="sh", hash_port=True)).startswith(
-        "jhash ip saddr . th sport mod"
+    assert "jhash ip saddr mod 4 seed 0x5eed" in (scheduler_rule(svc(scheduler="sh")) or "")
+    assert "jhash ip saddr . th sport mod" in (
+        scheduler_rule(svc(scheduler="sh", hash_port=True)) or ""
     )
     mh = scheduler_rule(svc(scheduler="mh"))
-    assert mh is not None and mh.startswith("jhash ip saddr mod 251 seed 0x5eed vmap")
-    assert scheduler_rule(svc(scheduler="fo")) == "goto rs_a__10_0_2_11_80"
-    assert "10_0_2_13" not in (scheduler_rule(svc(scheduler="mh")) or "")  # weight 0
+    assert mh is not None and "jhash ip saddr mod 251 seed 0x5eed map" in mh
+    assert "10.0.2.13" not in mh  # weight 0
+    assert scheduler_rule(svc(scheduler="fo")) == "meta l4proto tcp dnat ip to 10.0.2.11:80"
     assert scheduler_rule(svc(reals=())) is None
+    cmds, owned = render_service(svc(scheduler="wrr"), None, True)
+    assert owned.chains == {"vs_a"} and not any("rs_" in c for c in cmds)
+
+
+def test_persistent_nat_uses_server_chains() -> None:
+    rule = scheduler_rule(svc(scheduler="wrr", persistence_timeout_s=30)) or ""
+    assert rule.startswith("numgen inc mod 4 vmap") and "goto rs_a__10_0_2_11_80" in rule
 
 
 def test_dr_never_uses_numgen() -> None:
@@ -84,8 +96,10 @@ def test_service_commands_nat_with_persistence() -> None:
 
 
 def test_weight_change_rewrites_only_the_vs_chain() -> None:
-    _, owned = render_service(svc(scheduler="wrr"), None, True)
-    changed = svc(scheduler="wrr", reals=(Real("10.0.2.11", 80, 1, "eth1"), *REALS[1:]))
+    _, owned = render_service(svc(scheduler="wrr", method="DR"), None, True)
+    changed = svc(
+        scheduler="wrr", method="DR", reals=(Real("10.0.2.11", 80, 1, "eth1"), *REALS[1:])
+    )
     cmds, _ = render_service(changed, owned, False)
     touched = {c.split()[4] for c in cmds if c.startswith(("add rule", "flush chain"))}
     assert touched == {"vs_a"}
@@ -98,7 +112,7 @@ def test_dr_service_and_fwmark_nat() -> None:
     assert "netdev hadaemon" in text and "ip hadaemon" not in text
     fw = Service("f", (Match(fwmark=7),), reals=(Real("10.0.2.11", 0, 1),))
     text = "\n".join(render_service(fw, None, True)[0])
-    assert "counter dnat to 10.0.2.11 comment" in text  # keeps the packet's port
+    assert "dnat ip to numgen inc mod 1 map { 0 : 10.0.2.11 }" in text  # keeps the port
     assert "add element ip hadaemon fwm { 7 : jump vs_f }" in text
 
 
@@ -113,6 +127,9 @@ def test_base_and_counters() -> None:
     assert (
         'add element ip hadaemon rsin { 10.0.2.12 . tcp . 8080 : "c_10_0_2_12_tcp_8080_i" }'
         in cmds
+    )
+    assert (
+        'add element ip hadaemon rsnew { 10.0.2.11 . tcp . 80 : "c_10_0_2_11_tcp_80_n" }' in cmds
     )
     gone = render_counters(set(), keys, {"c_10_0_2_11_tcp_80_i"})
     assert gone[-1] == "delete counter ip hadaemon c_10_0_2_11_tcp_80_i"
