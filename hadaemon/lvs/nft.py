@@ -33,7 +33,6 @@ service "damaged" and the next reconcile rewrites it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
 import json
@@ -317,19 +316,23 @@ def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]
         f"add rule {NAT_T} prerouting ip daddr . meta l4proto . th dport vmap @svc "
         'comment "hd base"',
         f'add rule {NAT_T} prerouting meta mark vmap @fwm comment "hd base"',
-        # per real server packet/byte counters of NAT connections, both directions
-        f"add map {NAT_T} rsin {{ type ipv4_addr . inet_proto . inet_service : counter; }}",
-        f"add map {NAT_T} rsout {{ type ipv4_addr . inet_proto . inet_service : counter; }}",
-        f"add map {NAT_T} rsnew {{ type ipv4_addr . inet_proto . inet_service : counter; }}",
+        # per real server packet/byte/connection counters of NAT connections: dynamic sets with
+        # a counter per element, filled by the packets themselves (no per-server objects: a
+        # named counter per server would make libnftables fetch thousands of objects per batch)
+        *(
+            f"add set {NAT_T} {st} {{ type ipv4_addr . inet_proto . inet_service; "
+            "size 65535; flags dynamic; counter; }"
+            for st in ("rsin", "rsout", "rsnew")
+        ),
         f"add chain {NAT_T} forward {{ type filter hook forward priority filter; "
         "policy accept; }",
         f"flush chain {NAT_T} forward",
-        f"add rule {NAT_T} forward ct status dnat ct direction original counter name "
-        'ip daddr . meta l4proto . th dport map @rsin comment "hd base"',
-        f"add rule {NAT_T} forward ct status dnat ct direction reply counter name "
-        'ip saddr . meta l4proto . th sport map @rsout comment "hd base"',
-        f"add rule {NAT_T} forward ct state new ct status dnat counter name "
-        'ip daddr . meta l4proto . th dport map @rsnew comment "hd base"',
+        f"add rule {NAT_T} forward ct status dnat ct direction original "
+        'update @rsin { ip daddr . meta l4proto . th dport } comment "hd base"',
+        f"add rule {NAT_T} forward ct status dnat ct direction reply "
+        'update @rsout { ip saddr . meta l4proto . th sport } comment "hd base"',
+        f"add rule {NAT_T} forward ct state new ct status dnat "
+        'update @rsnew { ip daddr . meta l4proto . th dport } comment "hd base"',
         f"add table {DR_T}",
         f"add map {DR_T} svc {{ type ipv4_addr . inet_proto . inet_service : verdict; }}",
         f"add map {DR_T} fwm {{ type mark : verdict; }}",
@@ -348,45 +351,6 @@ def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]
 
 
 CounterKey = tuple[str, str, int]  # (real server address, protocol, port)
-
-
-def counter_keys(services: Sequence[Service]) -> set[CounterKey]:
-    """Real servers of NAT services that get forward-path packet/byte counters."""
-    out: set[CounterKey] = set()
-    for svc in services:
-        if svc.method != "NAT":
-            continue
-        for m in svc.matches:
-            if m.fwmark:
-                continue
-            for r in svc.reals:
-                out.add((r.address, m.protocol, r.port or m.port))
-    return out
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def counter_name(k: CounterKey, direction: str) -> str:
-    """Name of the named counter of one real server (``direction`` "i" or "o")."""
-    return "c_" + re.sub(r"[^A-Za-z0-9]+", "_", f"{k[0]}_{k[1]}_{k[2]}") + "_" + direction
-
-
-def render_counters(want: set[CounterKey], have: set[CounterKey], names: set[str]) -> list[str]:
-    """Commands adding/removing the per real server counters and their map elements."""
-    cmds: list[str] = []
-    for k in sorted(have - want):
-        key = f"{k[0]} . {k[1]} . {k[2]}"
-        cmds += [f"delete element {NAT_T} {m} {{ {key} }}" for m in ("rsin", "rsout", "rsnew")]
-    want_names = {counter_name(k, d) for k in want for d in "ion"}
-    for n in sorted(names - want_names):
-        cmds.append(f"delete counter {NAT_T} {n}")
-    for k in sorted(want - have):
-        key = f"{k[0]} . {k[1]} . {k[2]}"
-        for m, d in (("rsin", "i"), ("rsout", "o"), ("rsnew", "n")):
-            n = counter_name(k, d)
-            if n not in names:
-                cmds.append(f"add counter {NAT_T} {n}")
-            cmds.append(f"add element {NAT_T} {m} {{ {key} : {_q(n)} }}")
-    return cmds
 
 
 def _ing(dev: str) -> str:
@@ -411,8 +375,6 @@ class NftBackend:
         self._applied: dict[str, Service] = {}
         self._devices: tuple[str, ...] = ()
         self._base = False
-        self._ckeys: set[CounterKey] = set()
-        self._cnames: set[str] = set()
         #: the text of the last batch (for logs and the listing test)
         self.last_batch = ""
 
@@ -444,7 +406,6 @@ class NftBackend:
         """Parse the kernel tables; damaged services get an empty fingerprint."""
         objs = self.list_ruleset()
         owned, base_ok, devices = _parse(objs)
-        self._ckeys, self._cnames = _parse_counters(objs)
         self._owned = owned
         self._base = base_ok
         self._devices = devices
@@ -489,12 +450,6 @@ class NftBackend:
                 cmds += c
                 owned[svc.name] = new
                 applied[svc.name] = svc
-        ckeys = counter_keys(list(applied.values()))
-        if ckeys == self._ckeys and base == self._base:
-            cnames = self._cnames  # the usual case (a weight change): nothing to do
-        else:
-            cnames = {counter_name(k, d) for k in ckeys for d in "ion"}
-            cmds += render_counters(ckeys, self._ckeys, self._cnames)
         text = "\n".join(cmds) + "\n"
         self.last_batch = text
         try:
@@ -503,7 +458,6 @@ class NftBackend:
             log.error("nft transaction failed, previous rules kept: %s", e)
             raise
         self._owned, self._devices, self._base, self._applied = owned, devices, base, applied
-        self._ckeys, self._cnames = ckeys, cnames
 
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """Per real server counters, keyed by service name and ``"ip:port"``.
@@ -515,11 +469,26 @@ class NftBackend:
         director). ``packets``/``bytes`` are the sums of both directions.
         """
         objs = self.list_ruleset()
-        named = {
-            o["counter"]["name"]: o["counter"]
-            for o in objs
-            if "counter" in o and o["counter"].get("family") == "ip"
-        }
+        stats: dict[str, dict[CounterKey, tuple[int, int]]] = {}
+        for o in objs:
+            st = o.get("set")
+            if (
+                not st
+                or st.get("family") != "ip"
+                or st.get("name") not in ("rsin", "rsout", "rsnew")
+            ):
+                continue
+            per: dict[CounterKey, tuple[int, int]] = {}
+            for e in st.get("elem", []) or []:
+                inner = e.get("elem", {}) if isinstance(e, dict) else {}
+                val, c = inner.get("val", {}), inner.get("counter") or {}
+                if isinstance(val, dict) and "concat" in val:
+                    a, p, port = val["concat"]
+                    per[(str(a), str(p), int(port))] = (
+                        int(c.get("packets", 0)),
+                        int(c.get("bytes", 0)),
+                    )
+            stats[st["name"]] = per
         chain_counter: dict[str, dict[str, Any]] = {}
         for o in objs:
             rule = o.get("rule")
@@ -540,14 +509,11 @@ class NftBackend:
                         if m.fwmark:
                             continue
                         k = (r.address, m.protocol, r.port or m.port)
-                        for d, what in (("i", "in"), ("o", "out")):
-                            nc = named.get(counter_name(k, d))
-                            if nc is not None:
-                                entry[f"{what}pkts"] += int(nc["packets"])
-                                entry[f"{what}bytes"] += int(nc["bytes"])
-                        nc = named.get(counter_name(k, "n"))
-                        if nc is not None:
-                            entry["conns"] += int(nc["packets"])
+                        for st, what in (("rsin", "in"), ("rsout", "out")):
+                            pk, by = stats.get(st, {}).get(k, (0, 0))
+                            entry[f"{what}pkts"] += pk
+                            entry[f"{what}bytes"] += by
+                        entry["conns"] += stats.get("rsnew", {}).get(k, (0, 0))[0]
                 entry["packets"] = entry["inpkts"] + entry["outpkts"]
                 entry["bytes"] = entry["inbytes"] + entry["outbytes"]
                 out.setdefault(name, {})[str(r)] = entry
@@ -559,8 +525,6 @@ class NftBackend:
             self._nft.cmd(f"delete table {t}")
         self._owned.clear()
         self._applied.clear()
-        self._ckeys.clear()
-        self._cnames.clear()
         self._devices = ()
         self._base = False
 
@@ -594,7 +558,7 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
     base_ok = {"ip", "netdev"} <= tables and all(
         (f, m) in maps for f in ("ip", "netdev") for m in ("svc", "fwm")
     )
-    base_ok = base_ok and all(("ip", m) in maps for m in ("rsin", "rsout", "rsnew"))
+    base_ok = base_ok and all(("ip", st) in sets for st in ("rsin", "rsout", "rsnew"))
     for hook, n_rules in (("prerouting", 2), ("forward", 3)):
         rules = chains.get(("ip", hook))
         if (
@@ -670,22 +634,6 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
         )
         ow.fingerprint = f.pop() if ok else ""
     return owned, base_ok, tuple(sorted(devices))
-
-
-def _parse_counters(objs: list[dict[str, Any]]) -> tuple[set[CounterKey], set[str]]:
-    """Counter keys present in both rsin and rsout, and the named counters present."""
-    names = {
-        o["counter"]["name"] for o in objs if "counter" in o and o["counter"].get("family") == "ip"
-    }
-    per_map: dict[str, set[CounterKey]] = {"rsin": set(), "rsout": set(), "rsnew": set()}
-    for o in objs:
-        mp = o.get("map")
-        if not mp or mp.get("family") != "ip" or mp.get("name") not in per_map:
-            continue
-        for key, _data in mp.get("elem", []) or []:
-            a, p, port = key["concat"]
-            per_map[mp["name"]].add((str(a), str(p), int(port)))
-    return per_map["rsin"] & per_map["rsout"] & per_map["rsnew"], names
 
 
 def _key_text(key: Any) -> str:

@@ -7,9 +7,7 @@ import re
 from hadaemon.lvs.model import Match, Real, Service
 from hadaemon.lvs.nft import (
     check_service,
-    counter_keys,
     render_base,
-    render_counters,
     render_delete,
     render_service,
     scheduler_rule,
@@ -121,18 +119,15 @@ def test_base_and_counters() -> None:
     assert "delete chain netdev hadaemon ing_old0" in base
     assert 'type filter hook ingress device "eth0" priority 0' in base
     assert 'comment "hd base dev=eth0"' in base
-    keys = counter_keys([svc(), svc(method="DR")])
-    assert keys == {("10.0.2.11", "tcp", 80), ("10.0.2.12", "tcp", 8080), ("10.0.2.13", "tcp", 80)}
-    cmds = render_counters(keys, set(), set())
+    # per-server NAT counters: dynamic sets with per-element counters, no per-server objects
     assert (
-        'add element ip hadaemon rsin { 10.0.2.12 . tcp . 8080 : "c_10_0_2_12_tcp_8080_i" }'
-        in cmds
+        "add set ip hadaemon rsnew { type ipv4_addr . inet_proto . inet_service; "
+        "size 65535; flags dynamic; counter; }" in base
     )
     assert (
-        'add element ip hadaemon rsnew { 10.0.2.11 . tcp . 80 : "c_10_0_2_11_tcp_80_n" }' in cmds
+        "ct state new ct status dnat update @rsnew { ip daddr . meta l4proto . th dport }" in base
     )
-    gone = render_counters(set(), keys, {"c_10_0_2_11_tcp_80_i"})
-    assert gone[-1] == "delete counter ip hadaemon c_10_0_2_11_tcp_80_i"
+    assert "add counter" not in base
 
 
 def test_check_service() -> None:
