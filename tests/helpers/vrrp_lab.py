@@ -29,7 +29,10 @@ def run_py(topo: Topology, ns: str, code: str, timeout_s: float = 20.0) -> str:
     """Run a Python snippet inside namespace ``ns``; return its stdout (raise on failure)."""
     p = subprocess.run(
         ["ip", "netns", "exec", ns, PYTHON, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=timeout_s, cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=str(ROOT),
     )
     if p.returncode != 0:
         raise AssertionError(f"snippet failed in {ns} rc={p.returncode}:\n{p.stdout}\n{p.stderr}")
@@ -91,8 +94,9 @@ class Lab:
     # -- inspection ---------------------------------------------------------------------------
     def addrs(self, name: str, dev: str = "eth1") -> list[str]:
         """Addresses (``a.b.c.d/len``) on ``dev`` in router ``name``."""
-        out = self.topo.exec(self.ns[name], "ip", "-o", "addr", "show", "dev", dev,
-                             check=False).stdout
+        out = self.topo.exec(
+            self.ns[name], "ip", "-o", "addr", "show", "dev", dev, check=False
+        ).stdout
         return re.findall(r"inet6? (\S+)", out)
 
     def has_addr(self, name: str, addr: str, dev: str = "eth1") -> bool:
@@ -110,8 +114,11 @@ class Lab:
 
     def wait_holder(self, addr: str, name: str, timeout_s: float = 10.0) -> None:
         """Wait until exactly router ``name`` holds ``addr``."""
-        wait_for(lambda: self.holders(addr) == [name], timeout_s,
-                 what=f"{addr} held only by {name} (now {self.holders(addr)})")
+        wait_for(
+            lambda: self.holders(addr) == [name],
+            timeout_s,
+            what=f"{addr} held only by {name} (now {self.holders(addr)})",
+        )
 
     def client_sees(self, vip: str) -> str | None:
         """Ping ``vip`` from the client (ICMP echo on a raw socket, after flushing the client's
@@ -136,14 +143,16 @@ class Lab:
     def isolate(self, name: str) -> None:
         """Detach ``name`` from the segment without touching its carrier (a split brain)."""
         assert self.topo.bridge_ns is not None
-        self.topo.exec(self.topo.bridge_ns, "ip", "link", "set", self._bridge_port(name),
-                       "nomaster")
+        self.topo.exec(
+            self.topo.bridge_ns, "ip", "link", "set", self._bridge_port(name), "nomaster"
+        )
 
     def rejoin(self, name: str) -> None:
         """Undo :meth:`isolate`."""
         assert self.topo.bridge_ns is not None
-        self.topo.exec(self.topo.bridge_ns, "ip", "link", "set", self._bridge_port(name),
-                       "master", "br-lan")
+        self.topo.exec(
+            self.topo.bridge_ns, "ip", "link", "set", self._bridge_port(name), "master", "br-lan"
+        )
 
     # -- daemons ------------------------------------------------------------------------------
     def start_hadaemon(
@@ -163,13 +172,36 @@ class Lab:
         if cli:  # the full daemon: supervisor + vrrp worker process
             run_dir = self.tmp / f"run-{name}"
             run_dir.mkdir(exist_ok=True)
-            argv = [PYTHON, "-m", "hadaemon", "-n", "-l", "-D", "-f", str(path),
-                    "--run-dir", str(run_dir), "-p", str(run_dir / "hadaemon.pid"), *extra]
+            argv = [
+                PYTHON,
+                "-m",
+                "hadaemon",
+                "-n",
+                "-l",
+                "-D",
+                "-f",
+                str(path),
+                "--run-dir",
+                str(run_dir),
+                "-p",
+                str(run_dir / "hadaemon.pid"),
+                *extra,
+            ]
         else:  # the single-process VRRP runner
-            argv = [PYTHON, "-m", "hadaemon.workers.vrrp", "-n", "-l", "-D", "-f", str(path),
-                    *extra]
-        p = self.topo.popen(self.ns[name], argv,
-                            stdout=fh, stderr=subprocess.STDOUT, cwd=str(ROOT))
+            argv = [
+                PYTHON,
+                "-m",
+                "hadaemon.workers.vrrp",
+                "-n",
+                "-l",
+                "-D",
+                "-f",
+                str(path),
+                *extra,
+            ]
+        p = self.topo.popen(
+            self.ns[name], argv, stdout=fh, stderr=subprocess.STDOUT, cwd=str(ROOT)
+        )
         fh.close()
         self.procs[name] = p
         return p
@@ -182,11 +214,26 @@ class Lab:
         self.logs[name] = logp
         fh = open(logp, "ab")  # noqa: SIM115 - handed to the child
         d = self.tmp
-        p = self.topo.popen(self.ns[name], [
-            "keepalived", "-n", "-l", "-D", "-P", "-f", str(path),
-            "-p", str(d / f"{name}.pid"), "-r", str(d / f"{name}.vrrp.pid"),
-            "-c", str(d / f"{name}.check.pid"),
-        ], stdout=fh, stderr=subprocess.STDOUT)
+        p = self.topo.popen(
+            self.ns[name],
+            [
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-f",
+                str(path),
+                "-p",
+                str(d / f"{name}.pid"),
+                "-r",
+                str(d / f"{name}.vrrp.pid"),
+                "-c",
+                str(d / f"{name}.check.pid"),
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
         fh.close()
         self.procs[name] = p
         return p
@@ -200,8 +247,11 @@ class Lab:
         self, name: str, pattern: str, timeout_s: float = 10.0, *, since: int = 0
     ) -> re.Match[str]:
         """Wait for a regex to appear in router ``name``'s log (after offset ``since``)."""
-        return wait_for(lambda: re.search(pattern, self.log(name)[since:]), timeout_s,
-                        what=f"{pattern!r} in {name}'s log:\n{self.log(name)[-3000:]}")
+        return wait_for(
+            lambda: re.search(pattern, self.log(name)[since:]),
+            timeout_s,
+            what=f"{pattern!r} in {name}'s log:\n{self.log(name)[-3000:]}",
+        )
 
     def mark(self, name: str) -> int:
         """The current length of ``name``'s log, for ``wait_log(since=...)``."""
@@ -273,8 +323,9 @@ class Capture:
     """
 
     def __init__(self, topo: Topology, ns: str, seconds: float, proto: str = "arp") -> None:
-        self.proc = topo.popen(ns, [PYTHON, "-c", _CAPTURE, proto, str(seconds)],
-                               stderr=subprocess.PIPE, text=True)
+        self.proc = topo.popen(
+            ns, [PYTHON, "-c", _CAPTURE, proto, str(seconds)], stderr=subprocess.PIPE, text=True
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
@@ -304,12 +355,20 @@ def hd_instance(
     """A ``vrrp_instance`` in the config model's dict form (``VrrpInstance.to_dict()``)."""
     family = 6 if vips and ":" in vips[0] else 4
     inst: dict[str, Any] = {
-        "name": name, "state": state, "interface": interface, "virtual_router_id": vrid,
-        "priority": priority, "advert_int": advert_int, "version": version, "family": family,
+        "name": name,
+        "state": state,
+        "interface": interface,
+        "virtual_router_id": vrid,
+        "priority": priority,
+        "advert_int": advert_int,
+        "version": version,
+        "family": family,
         "garp_master_delay": 0.0,  # no second GARP burst unless a test asks for it
         "virtual_ipaddress": [
-            {"address": v.split("/")[0],
-             "prefixlen": int(v.split("/")[1]) if "/" in v else (32 if family == 4 else 128)}
+            {
+                "address": v.split("/")[0],
+                "prefixlen": int(v.split("/")[1]) if "/" in v else (32 if family == 4 else 128),
+            }
             for v in vips
         ],
     }
@@ -326,10 +385,15 @@ def hd_config(
 ) -> str:
     """A whole config (``Config.to_dict()`` form) as JSON text, for ``-f FILE.json``."""
     g = {"router_id": "lab", **global_defs}
-    return json.dumps({"global_defs": g, "vrrp_instances": list(instances),
-                       "vrrp_scripts": list(vrrp_scripts),
-                       "vrrp_sync_groups": list(vrrp_sync_groups),
-                       "vrrp_track_processes": list(vrrp_track_processes)})
+    return json.dumps(
+        {
+            "global_defs": g,
+            "vrrp_instances": list(instances),
+            "vrrp_scripts": list(vrrp_scripts),
+            "vrrp_sync_groups": list(vrrp_sync_groups),
+            "vrrp_track_processes": list(vrrp_track_processes),
+        }
+    )
 
 
 def ka_config(

@@ -380,8 +380,11 @@ def test_vrrpv3_10ms_adverts(lab: Lab) -> None:
 def test_garp_pacing_two_bursts(lab: Lab) -> None:
     """garp_master_repeat GARPs on becoming MASTER, the same again garp_master_delay later."""
     arp = Capture(lab.topo, lab.ns["client"], 6.0, "arp")
-    lab.start_hadaemon("r1", hd_config(hd_instance(
-        priority=150, garp_master_repeat=2, garp_master_delay=1.0)), "--no-bpf")
+    lab.start_hadaemon(
+        "r1",
+        hd_config(hd_instance(priority=150, garp_master_repeat=2, garp_master_delay=1.0)),
+        "--no-bpf",
+    )
     mac = lab.mac("r1")
     got = arp.result()
     frames = [f for f in got if f["eth_src"] == mac and f["spa"] == VIP]
@@ -413,8 +416,9 @@ def test_track_process_quorum_lost_means_fault(lab: Lab) -> None:
     arg = f"{os.getpid() % 1000 + 1000}.{lab.topo.prefix[-4:].encode().hex()}"  # unique argv
     sleeper = lab.topo.popen(lab.ns["r1"], ["sleep", arg])
     tp = {"name": "daemon", "process": ["sleep", arg], "weight": 0, "quorum": 1}
-    conf = hd_config(hd_instance(priority=150, track_process=[{"name": "daemon"}]),
-                     vrrp_track_processes=[tp])
+    conf = hd_config(
+        hd_instance(priority=150, track_process=[{"name": "daemon"}]), vrrp_track_processes=[tp]
+    )
     lab.start_hadaemon("r1", conf, "--no-bpf")
     lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), "--no-bpf")
     lab.wait_holder(VIP, "r1")
@@ -439,8 +443,11 @@ def test_sighup_reload_changes_vips_without_flapping(lab: Lab, tmp_path: Path) -
     since = lab.mark("r1")
     conf.write_text(hd_config(hd_instance(priority=150, vips=("10.0.0.201/24",))))
     lab.signal("r1", signal.SIGHUP)
-    wait_for(lambda: lab.has_addr("r1", "10.0.0.201") and not lab.has_addr("r1", VIP), 10,
-             what="VIP swapped by reload")
+    wait_for(
+        lambda: lab.has_addr("r1", "10.0.0.201") and not lab.has_addr("r1", VIP),
+        10,
+        what="VIP swapped by reload",
+    )
     assert "Entering" not in lab.log("r1")[since:]
     assert lab.client_sees("10.0.0.201") == lab.mac("r1")
 
@@ -450,13 +457,20 @@ def test_notify_fifo_script_reads_the_fifo(lab: Lab, tmp_path: Path) -> None:
     reader = tmp_path / "reader.sh"
     reader.write_text(f'#!/bin/sh\nwhile read -r line; do echo "$line" >> {out}; done < "$1"\n')
     reader.chmod(0o755)
-    conf = hd_config(hd_instance(priority=150), notify_fifo=str(tmp_path / "n.fifo"),
-                     notify_fifo_script={"args": [str(reader)]}, child_wait_time=0.5,
-                     enable_script_security=True)
+    conf = hd_config(
+        hd_instance(priority=150),
+        notify_fifo=str(tmp_path / "n.fifo"),
+        notify_fifo_script={"args": [str(reader)]},
+        child_wait_time=0.5,
+        enable_script_security=True,
+    )
     lab.start_hadaemon("r1", conf, "--no-bpf")
     lab.wait_holder(VIP, "r1")
-    wait_for(lambda: out.exists() and 'INSTANCE "VI_1" MASTER 150' in out.read_text(), 5,
-             what="FIFO line read by notify_fifo_script")
+    wait_for(
+        lambda: out.exists() and 'INSTANCE "VI_1" MASTER 150' in out.read_text(),
+        5,
+        what="FIFO line read by notify_fifo_script",
+    )
     assert out.read_text().splitlines()[0] == 'INSTANCE "VI_1" BACKUP 150'
     assert lab.stop("r1") == 0
 
@@ -465,8 +479,11 @@ def test_notify_fifo_script_reads_the_fifo(lab: Lab, tmp_path: Path) -> None:
 def test_no_accept_master_drops_traffic_to_the_vip(lab: Lab) -> None:
     lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, accept=False)), "--no-bpf")
     lab.wait_holder(VIP, "r1")
-    wait_for(lambda: "hadaemon_vrrp" in lab.topo.exec(
-        lab.ns["r1"], "nft", "list", "tables").stdout, 5, what="no_accept table")
+    wait_for(
+        lambda: "hadaemon_vrrp" in lab.topo.exec(lab.ns["r1"], "nft", "list", "tables").stdout,
+        5,
+        what="no_accept table",
+    )
     # ARP is answered (the VIP is configured), but packets to it are dropped
     assert lab.client_sees(VIP) is None
     neigh = lab.topo.exec(lab.ns["client"], "ip", "neigh", "show", VIP).stdout

@@ -204,8 +204,9 @@ def test_script_runs_as_script_user() -> None:
 
     async def main() -> list[object]:
         r = ScriptRunner()
-        ok = await r.run(["/bin/sh", "-c", f'[ "$(id -u)" -eq {uid} ]'], timeout_s=5,
-                         user="nobody")
+        ok = await r.run(
+            ["/bin/sh", "-c", f'[ "$(id -u)" -eq {uid} ]'], timeout_s=5, user="nobody"
+        )
         root = await r.run(["/bin/sh", "-c", f'[ "$(id -u)" -eq {uid} ]'], timeout_s=5)
         bad = await r.run(["true"], timeout_s=5, user="no-such-user-hd")
         return [ok.ok, root.ok, bad.returncode]
