@@ -193,3 +193,39 @@ def test_full_daemon_cli_with_keepalived_peer(lab: Lab) -> None:
     lab.wait_log("r2", BACKUP)
     assert lab.stop("r1", timeout_s=20) == 0  # SIGTERM: prio 0, VIP removed
     lab.wait_holder(VIP, "r2")
+
+
+def test_ipv6_hadaemon_master_keepalived_backup(lab: Lab) -> None:
+    vip6 = "fd00::200"
+    lab.start_hadaemon(
+        "r1", hd_config(hd_instance(priority=150, vrid=52, vips=(f"{vip6}/64",))), "--no-bpf"
+    )
+    lab.wait_holder(vip6, "r1")
+    lab.start_keepalived("r2", ka_config(priority=100, vrid=52, vips=(f"{vip6}/64",)))
+    lab.wait_log("r2", BACKUP)
+    since = lab.mark("r2")
+    with pytest.raises(AssertionError):  # keepalived accepts hadaemon's IPv6 adverts
+        lab.wait_log("r2", MASTER, timeout_s=1.0, since=since)
+    lab.stop("r1")
+    lab.wait_holder(vip6, "r2")
+
+
+def test_unicast_hadaemon_master_keepalived_backup(lab: Lab) -> None:
+    ka_uc = "    unicast_src_ip 10.0.0.2\n    unicast_peer {\n        10.0.0.1\n    }\n"
+    lab.start_hadaemon(
+        "r1",
+        hd_config(
+            hd_instance(
+                priority=150, unicast_src_ip="10.0.0.1", unicast_peer=[{"address": "10.0.0.2"}]
+            )
+        ),
+        "--no-bpf",
+    )
+    lab.wait_holder(VIP, "r1")
+    lab.start_keepalived("r2", ka_config(priority=100, extra=ka_uc))
+    lab.wait_log("r2", BACKUP)
+    since = lab.mark("r2")
+    with pytest.raises(AssertionError):
+        lab.wait_log("r2", MASTER, timeout_s=1.0, since=since)
+    lab.stop("r1")
+    lab.wait_holder(VIP, "r2")
