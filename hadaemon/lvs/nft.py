@@ -8,13 +8,20 @@ Layout (see hadaemon/lvs/README.md and reference/datapath.md §1–2)::
       chain prerouting { type nat hook prerouting priority dstnat; policy accept;
         ip daddr . meta l4proto . th dport vmap @svc
         meta mark vmap @fwm }
-      set p_<vs>__<rs> { type ipv4_addr; flags dynamic,timeout; timeout <persistence>s }
-      chain vs_<vs> {                        # one per virtual server
-        ip saddr & <granularity> @p_<vs>__<rs> goto rs_<vs>__<rs>     # persistence, per server
-        <numgen inc | numgen random | jhash ip saddr [. th sport]> mod N vmap { slot : goto rs_… }
+      set rsin/rsout/rsnew { …; flags dynamic; counter }   # per-server NAT counters
+      chain forward { type filter hook forward …; ct status dnat update @rsin { … } … }
+      chain vs_<vs> {                        # NAT without persistence: servers in the map
+        meta l4proto tcp dnat ip to <numgen inc | numgen random | jhash …> mod N
+            map { slot : <rs> . <port> }
         counter                              # packets that found no server
       }
-      chain rs_<vs>__<rs> { [update @p_…] counter [meta l4proto tcp] dnat to <rs>[:port] }
+      set p_<vs>__<rs> { type ipv4_addr; flags dynamic,timeout; timeout <persistence>s }
+      chain vs_<vs> {                        # with persistence: per-server chains
+        ip saddr & <granularity> @p_<vs>__<rs> goto rs_<vs>__<rs>
+        <scheduler key> mod N vmap { slot : goto rs_… }
+        counter
+      }
+      chain rs_<vs>__<rs> { update @p_… { ip saddr & <granularity> } counter dnat to <rs>:<port> }
     }
     table netdev hadaemon {                       # DR services (stateless, before conntrack)
       map svc { … }  chain ing_<dev> { type filter hook ingress device <dev> … vmap @svc }
@@ -23,7 +30,8 @@ Layout (see hadaemon/lvs/README.md and reference/datapath.md §1–2)::
     }
 
 Design rules forced by nftables 1.0.6 (datapath.md §1 caveats): no ``typeof`` sets/maps, no
-named maps with concatenated data, hash/numgen keys only in *anonymous* verdict maps. Every change
+named maps with concatenated data, hash/numgen keys only in *anonymous* maps. No per-server
+stateful objects (libnftables fetches every object before each batch). Every change
 is one text buffer passed to one ``Nftables.cmd()`` call = one kernel transaction (all or nothing).
 
 Every rule carries a comment ``hd <fingerprint> …`` so that :meth:`NftBackend.read_actual` can
@@ -462,11 +470,11 @@ class NftBackend:
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         """Per real server counters, keyed by service name and ``"ip:port"``.
 
-        NAT (named counters fed from the forward hook, per server address·protocol·port, shared
-        when one server is in several services): ``conns`` new connections, ``inpkts/inbytes``
-        client → server and ``outpkts/outbytes`` back. DR: the ``rs_*`` netdev chain sees every
-        client packet, so ``inpkts/inbytes`` (IPVS's InPkts/InBytes; replies bypass the
-        director). ``packets``/``bytes`` are the sums of both directions.
+        NAT (dynamic counter sets fed from the forward hook, per server address·protocol·port,
+        shared when one server is in several services): ``conns`` new connections,
+        ``inpkts/inbytes`` client → server and ``outpkts/outbytes`` back. DR: the ``rs_*``
+        netdev chain sees every client packet, so ``inpkts/inbytes`` (IPVS's InPkts/InBytes;
+        replies bypass the director). ``packets``/``bytes`` are the sums of both directions.
         """
         objs = self.list_ruleset()
         stats: dict[str, dict[CounterKey, tuple[int, int]]] = {}
