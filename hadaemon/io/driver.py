@@ -743,12 +743,12 @@ class VrrpService:
         if r.state == State.BACKUP and (t := r.get_timer()) is not None and t <= now:
             seen = self._master_seen(i)
             if seen is not None:
-                deadline = seen + r.master_down_interval_cs / 100.0
-                if deadline > now:
-                    # the kernel saw the master within Master_Down_Interval: not down yet
+                # the kernel saw the master (eBPF last_seen) after what user space read:
+                # the core pushes Master_Down_Timer to seen + Master_Down_Interval
+                r.note_master_seen(seen)
+                if (t2 := r.get_timer()) is not None and t2 > now:
                     proto_log.debug("(%s) kernel saw the master at %.6f; re-arming", r.name, seen)
-                    assert self._loop is not None
-                    i.timer = self._loop.call_at(deadline, self._on_timer, i)
+                    self._arm(i)
                     return
         t = r.get_timer()
         if t is not None and t <= now:
@@ -835,6 +835,8 @@ class VrrpService:
             self._state_changed(i, a)
         elif isinstance(a, getattr(act, "MasterRxLowerPri", ())):
             self._master_rx_lower_pri(i, a)
+        elif isinstance(a, getattr(act, "PriorityChanged", ())):
+            self._priority_changed(i, a)
         else:
             log.debug("unhandled action %r", a)
 
@@ -988,6 +990,17 @@ class VrrpService:
         )
 
     # ================================================================ notify
+    def _priority_changed(self, i: _Inst, a: Any) -> None:
+        """``notify_priority_changes``: FIFO ``INSTANCE "VI_1" MASTER_PRIORITY 90`` lines."""
+        g = self.config.global_defs
+        if not (
+            getattr(i.cfg, "notify_priority_changes", False) or g.vrrp_notify_priority_changes
+        ):
+            return
+        if a.state in ("MASTER", "BACKUP"):
+            for f in self.fifos:
+                f.write(instance_line("INSTANCE", a.instance, f"{a.state}_PRIORITY", a.new))
+
     def _master_rx_lower_pri(self, i: _Inst, a: Any) -> None:
         for f in self.fifos:
             f.write(instance_line("INSTANCE", a.instance, "MASTER_RX_LOWER_PRI", a.our_priority))

@@ -491,3 +491,36 @@ def test_no_accept_master_drops_traffic_to_the_vip(lab: Lab) -> None:
     assert lab.client_sees("10.0.0.1") == lab.mac("r1")  # the router's own address still works
     assert lab.stop("r1") == 0
     assert "hadaemon_vrrp" not in lab.topo.exec(lab.ns["r1"], "nft", "list", "tables").stdout
+
+
+def test_notify_priority_changes_fifo_line(lab: Lab, tmp_path: Path) -> None:
+    flag = tmp_path / "down"
+    fifo = tmp_path / "prio.fifo"
+    os.mkfifo(fifo)
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    script = {
+        "name": "chk",
+        "script": {"args": ["/bin/sh", "-c", f"test ! -e {flag}"]},
+        "interval": 0.2,
+        "weight": -60,
+    }
+    conf = hd_config(
+        hd_instance(priority=150, track_script=[{"name": "chk"}], notify_priority_changes=True),
+        vrrp_scripts=[script],
+        vrrp_notify_fifo=str(fifo),
+    )
+    try:
+        lab.start_hadaemon("r1", conf, "--no-bpf")
+        lab.wait_holder(VIP, "r1")
+        flag.touch()
+        buf = b""
+
+        def text() -> str:
+            nonlocal buf
+            with contextlib.suppress(BlockingIOError):
+                buf += os.read(rfd, 65536)
+            return buf.decode()
+
+        wait_for(lambda: 'INSTANCE "VI_1" MASTER_PRIORITY 90' in text(), 10, what="FIFO line")
+    finally:
+        os.close(rfd)
