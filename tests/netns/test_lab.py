@@ -179,13 +179,13 @@ def check_doc(doc: dict[str, Any], out: str) -> None:
     assert doc["report"]["ok"], doc["report"]["checks"]
 
 
-#: the two concurrent runs: hadaemon on both routers, and keepalived (r1, restarted three times)
-#: with hadaemon (r2, taking over and handing back each time) to show they interoperate.
-#: hadaemon's LVS worker does not run yet, so the lab's stand-in DR forwarder carries the traffic
-#: (--standin-lvs). HADAEMON_LAB_MODES="--routers a,b;--keepalived" overrides.
+#: the two concurrent runs: hadaemon on both routers (VRRP, checker, nftables DR), and keepalived
+#: (r1, restarted three times; VRRP only, the lab's stand-ins for its checker and IPVS) with
+#: hadaemon (r2, taking over and handing back each time) to show they interoperate.
+#: HADAEMON_LAB_MODES="--routers a,b;--keepalived" overrides.
 LAB_MODES = [
-    ["--routers", "hadaemon,hadaemon", "--standin-lvs"],
-    ["--routers", "keepalived,hadaemon", "--standin-lvs"],
+    ["--routers", "hadaemon,hadaemon"],
+    ["--routers", "keepalived,hadaemon"],
 ]
 
 
