@@ -11,12 +11,14 @@ Each call returns whether it worked and logs why not; none raises on a missing p
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import gc
 import logging
 import os
 import resource
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +128,25 @@ class LateTimerMonitor:
             "timer_last_lateness_s": round(self.last_lateness_s, 6),
             "timer_max_lateness_s": round(self.max_lateness_s, 6),
         }
+
+
+def call_at_monitored(
+    loop: asyncio.AbstractEventLoop,
+    when: float,
+    callback: Callable[..., Any],
+    *args: Any,
+    monitor: LateTimerMonitor,
+) -> asyncio.TimerHandle:
+    """``loop.call_at(when, callback, *args)`` that first reports its lateness to ``monitor``.
+
+    The loop's clock is ``time.monotonic()``, the same clock as the VRRP core's deadlines.
+    """
+
+    def fire() -> None:
+        monitor.check(when, loop.time())
+        callback(*args)
+
+    return loop.call_at(when, fire)
 
 
 def apply(

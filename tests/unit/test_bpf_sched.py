@@ -155,3 +155,20 @@ def test_ringbuf_records_match_socket_packets_by_stamp() -> None:
     for i in range(receive._EVENT_KEYS_MAX + 5):
         pe.add((3, 2, 51, f"10.1.{i >> 8}.{i & 255}"), 1)
     assert len(pe.by_key) <= receive._EVENT_KEYS_MAX
+
+
+def test_call_at_monitored_reports_lateness() -> None:
+    import asyncio
+
+    async def main() -> tuple[list[str], sched.LateTimerMonitor]:
+        loop = asyncio.get_running_loop()
+        m = sched.LateTimerMonitor(threshold_s=10.0)
+        fired: list[str] = []
+        when = loop.time() + 0.01
+        sched.call_at_monitored(loop, when, fired.append, "x", monitor=m)
+        await asyncio.sleep(0.05)
+        return fired, m
+
+    fired, m = asyncio.run(main())
+    assert fired == ["x"]
+    assert m.checks == 1 and m.last_lateness_s >= 0.0
