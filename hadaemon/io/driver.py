@@ -251,6 +251,20 @@ class VrrpService:
             if i.router.name not in resume:
                 self._enqueue(self._del_net(i, quiet=True))
         await self._flush_netlink()
+        delay_s = float(getattr(self.config.global_defs, "vrrp_startup_delay", 0.0) or 0.0)
+        if delay_s > 0 and not resume:
+            # keepalived's vrrp_startup_delay: let the network settle after boot
+            log.info("Delaying VRRP startup for %g seconds", delay_s)
+            assert self._loop is not None
+            self._loop.call_later(delay_s, self._startup_all, resume)
+        else:
+            self._startup_all(resume)
+        self._started = True
+        self.emit("ready", {"worker": "vrrp", "instances": sorted(self.insts)})
+
+    def _startup_all(self, resume: set[str]) -> None:
+        if self._stopping:
+            return
         for i in list(self.insts.values()):
             self._run(i, ev.Startup(), time.monotonic())
         for i in list(self.insts.values()):
@@ -259,8 +273,6 @@ class VrrpService:
                 log.info("(%s) resuming MASTER after a worker restart", i.router.name)
                 i.router.force_master(time.monotonic(), "resumed after worker restart")
                 self._after(i)
-        self._started = True
-        self.emit("ready", {"worker": "vrrp", "instances": sorted(self.insts)})
 
     async def stop(self) -> None:
         """Release: priority-0 adverts from masters, VIPs/routes/rules removed, scripts reaped."""

@@ -524,3 +524,14 @@ def test_notify_priority_changes_fifo_line(lab: Lab, tmp_path: Path) -> None:
         wait_for(lambda: 'INSTANCE "VI_1" MASTER_PRIORITY 90' in text(), 10, what="FIFO line")
     finally:
         os.close(rfd)
+
+
+def test_vrrp_startup_delay(lab: Lab) -> None:
+    lab.start_hadaemon(
+        "r1", hd_config(hd_instance(priority=150), vrrp_startup_delay=3.0), "--no-bpf"
+    )
+    lab.wait_log("r1", r"Delaying VRRP startup for 3 seconds")
+    since = lab.mark("r1")
+    with pytest.raises(AssertionError):  # nothing happens before the delay is over
+        lab.wait_log("r1", r"Entering", timeout_s=1.0, since=since)
+    lab.wait_holder(VIP, "r1")
