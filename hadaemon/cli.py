@@ -13,8 +13,13 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from hadaemon import __version__
+
+if TYPE_CHECKING:
+    from hadaemon.config.errors import Diagnostic
+    from hadaemon.config.model import Config
 
 DEFAULT_CONFIGS = ("/etc/hadaemon/hadaemon.conf", "/etc/keepalived/keepalived.conf")
 
@@ -88,6 +93,14 @@ def signum(name: str) -> int | None:
         return None
 
 
+def lvs_diagnostics(config: Config) -> list[Diagnostic]:
+    """What the load-balancer data path cannot do with ``config``, as config diagnostics."""
+    from hadaemon.config.errors import Diagnostic as Diag
+    from hadaemon.lvs.service import check_config
+
+    return [Diag(p.severity, p.message, p.location) for p in check_config(config)]
+
+
 def _run_subcommand(name: str, argv: list[str]) -> int:
     mod_name, func_name = SUBCOMMANDS[name].split(":")
     mod = importlib.import_module(mod_name)
@@ -111,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hadaemon.config.check import config_test
 
         path = resolve_config_path(args.config_test or args.use_file)
-        return config_test(path, config_id=config_id)
+        return config_test(path, config_id=config_id, extra_checks=[lvs_diagnostics])
     if args.dump_bpf:
         from hadaemon.io.bpf import dump_source
 

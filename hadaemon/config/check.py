@@ -10,10 +10,11 @@ followed by the source line, a caret under the column and a hint where one helps
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from hadaemon.config import ConfigError, Diagnostic, LoadResult, load
+from hadaemon.config.model import Config
 from hadaemon.config.validate import configured_scripts, script_exists
 
 __all__ = [
@@ -71,8 +72,14 @@ def config_test(
     config_id: str | None = None,
     stream: TextIO | None = None,
     interface_exists: Callable[[str], bool] | None = None,
+    extra_checks: Sequence[Callable[[Config], list[Diagnostic]]] = (),
 ) -> int:
-    """Check ``path``; print diagnostics; return keepalived's ``-t`` exit code."""
+    """Check ``path``; print diagnostics; return keepalived's ``-t`` exit code.
+
+    ``extra_checks`` are run on the loaded model and their diagnostics join the file's (the
+    CLI passes the data path's own checks, e.g. what nftables cannot do, so that they are
+    reported at ``-t`` time rather than as a failed transaction at run time).
+    """
     out = stream if stream is not None else sys.stderr
     try:
         result = load(path, config_id, interface_exists=interface_exists)
@@ -86,6 +93,8 @@ def config_test(
         out.write(format_diagnostic(exc.as_diagnostic(), sources) + "\n")
         out.write(f"{path}: configuration cannot be loaded\n")
         return EXIT_CANNOT_RUN if exc.cannot_run else EXIT_ERRORS
+    for check in extra_checks:
+        result.diagnostics.extend(check(result.config))
     report(result, out)
     nerr, nwarn = len(result.errors), len(result.warnings)
     gd = result.config.global_defs
