@@ -40,7 +40,7 @@ STABLE_S = 60.0
 #: A worker that served this long after Ready is not in a crash loop (no doubling).
 MIN_HEALTHY_S = 1.0
 #: A worker that has not said Ready this long after spawn is killed (and respawned).
-STARTUP_TIMEOUT_S = 30.0
+STARTUP_TIMEOUT_S = 120.0
 #: After SIGTERM (or a Shutdown message), SIGKILL follows after this long.
 STOP_TIMEOUT_S = 5.0
 

@@ -61,7 +61,7 @@ EXIT_ALREADY_RUNNING = 1
 STATUS_TIMEOUT_S = 1.0
 PING_INTERVAL_S = 1.0
 WEDGE_TIMEOUT_S = 5.0
-WEDGE_KILL_S = 30.0
+WEDGE_KILL_S = 60.0
 #: workers that keep a standby process ready to take over (the latency-critical one)
 SPARE_WORKERS = ("vrrp",)
 #: a standby is started this long after the worker said Ready (not to slow its start-up)

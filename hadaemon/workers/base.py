@@ -158,9 +158,6 @@ class WorkerHost:
 
     async def run(self) -> int:
         """The whole life of the worker; returns the exit code."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
         try:  # import (slow: pyroute2, bcc) before saying Hello: a standby is then "warm"
             module = importlib.import_module(self.module_name)
             preload = getattr(module, "PRELOAD", None)
@@ -195,6 +192,11 @@ class WorkerHost:
             await _maybe_await(self.service.start())
         except Exception as exc:
             return self._fatal(exc, classify_error(exc))
+        # until here SIGTERM (also PR_SET_PDEATHSIG's) keeps its default action: a worker
+        # that is still starting (or a standby) dies at once; from now on it stops in order
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
         gc.collect()
         gc.freeze()
         self.chan.send(m.Ready(worker=self.name))
