@@ -24,6 +24,7 @@ if [ ! -x /opt/hadaemon/bin/python ]; then
 fi
 /opt/hadaemon/bin/pip install -q --upgrade /vagrant
 ln -sfn /opt/hadaemon/bin/hadaemon /usr/local/sbin/hadaemon
+ln -sfn /opt/hadaemon/bin/hadaemon /usr/local/bin/hadaemon     # the path systemd/hadaemon.service uses
 install -d -m 0755 /etc/hadaemon /usr/local/share/man/man5 /usr/local/share/man/man8
 for page in /vagrant/man/*.5 /vagrant/man/*.8; do
     [ -f "$page" ] && install -m 0644 "$page" "/usr/local/share/man/man${page##*.}/"
@@ -62,7 +63,7 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-ExecStart=/usr/local/sbin/hadaemon --foreground -f /etc/hadaemon/hadaemon.conf
+ExecStart=/usr/local/bin/hadaemon --foreground -f /etc/hadaemon/hadaemon.conf
 ExecReload=/bin/kill -HUP $MAINPID
 KillMode=mixed
 Restart=on-failure
@@ -72,10 +73,15 @@ WantedBy=multi-user.target
 UNIT
 fi
 install -d /etc/systemd/system/hadaemon.service.d
+# The unit checks the config first; "hadaemon -t" exits 5 for the seed config (its notify script
+# exists but enable_script_security is not set: keepalived(8)'s status 5), which is a warning
+# here, not a reason not to start.
 cat > /etc/systemd/system/hadaemon.service.d/vagrant.conf <<'UNIT'
 [Service]
+ExecStartPre=
+ExecStartPre=/bin/sh -c '/usr/local/bin/hadaemon -t -f /etc/hadaemon/hadaemon.conf; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]'
 ExecStart=
-ExecStart=/usr/local/sbin/hadaemon --foreground -f /etc/hadaemon/hadaemon.conf
+ExecStart=/usr/local/bin/hadaemon --foreground -f /etc/hadaemon/hadaemon.conf --run-dir /run/hadaemon
 UNIT
 systemctl daemon-reload
 systemctl disable --now keepalived >/dev/null 2>&1 || true

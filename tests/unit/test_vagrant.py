@@ -145,3 +145,30 @@ def test_vm_configs_keepalived_config_test(router: str) -> None:
     assert unknown == ["lvs_sync_daemon_inteface", "nb_get_retry"], text
     for line in text.splitlines():
         assert "real_server" not in line and "virtual_server" not in line, line
+
+
+def test_router_unit_drop_in_verifies(tmp_path: Path) -> None:
+    """The drop-in the router provisioning writes over systemd/hadaemon.service parses cleanly
+    (``systemd-analyze verify``; the only complaint allowed is the binary not installed here)."""
+    if shutil.which("systemd-analyze") is None or not (ROOT / "systemd/hadaemon.service").exists():
+        pytest.skip("needs systemd-analyze and systemd/hadaemon.service")
+    script = (ROOT / "vagrant/provision-router.sh").read_text()
+    m = re.search(r"vagrant\.conf <<'UNIT'\n(.*?)\nUNIT\n", script, re.S)
+    assert m, "drop-in heredoc not found in provision-router.sh"
+    shutil.copy(ROOT / "systemd/hadaemon.service", tmp_path / "hadaemon.service")
+    (tmp_path / "hadaemon.service.d").mkdir()
+    (tmp_path / "hadaemon.service.d/vagrant.conf").write_text(m.group(1) + "\n")
+    r = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / "hadaemon.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SYSTEMD_UNIT_PATH": f"{tmp_path}:"},
+    )
+    bad = [
+        line
+        for line in (r.stdout + r.stderr).splitlines()
+        if line.strip() and "is not executable" not in line
+    ]
+    assert not bad, bad
+    assert "rc=$$?" in m.group(1)  # systemd would expand a single $ itself
