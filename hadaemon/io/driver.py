@@ -65,7 +65,7 @@ from hadaemon.vrrp.fsm import State
 from hadaemon.vrrp.packet import encode
 from hadaemon.vrrp.router import RouterParams, VirtualRouter, group_address
 from hadaemon.vrrp.sync_group import SyncGroup
-from hadaemon.vrrp.trackers import ProcessTracker
+from hadaemon.vrrp.trackers import FileTracker, ProcessTracker, weighted_contribution
 
 __all__ = ["Emit", "VrrpService"]
 
@@ -598,16 +598,6 @@ class VrrpService:
             )
 
     # ================================================================ trackers
-    def _tracker_delta(self, weight: int, reverse: bool, ok: bool) -> tuple[int, bool]:
-        """keepalived: weight > 0 adds when OK, weight < 0 adds when KO, 0 ⇒ KO is FAULT."""
-        if reverse:
-            ok = not ok
-        if weight == 0:
-            return 0, not ok
-        if weight > 0:
-            return (weight if ok else 0), False
-        return (0 if ok else weight), False
-
     def _on_script(self, name: str, ok: bool) -> None:
         scripts = {s.name: s for s in self.config.vrrp_scripts}
         vs = scripts.get(name)
@@ -618,37 +608,35 @@ class VrrpService:
                     continue
                 weight = t.weight if t.weight is not None else (vs.weight if vs else 0)
                 reverse = t.reverse or (vs.weight_reverse if vs else False)
-                delta, fault = self._tracker_delta(weight, reverse, ok)
-                self._run(i, ev.TrackerChanged(f"script:{name}", delta, fault), now)
+                self._run(i, weighted_contribution(f"script:{name}", ok, weight, reverse), now)
 
     async def _poll_files(self, files: dict[str, Any]) -> None:
-        last: dict[str, int | None] = {}
+        """``track_file``: read each file's number, feed the instances' FileTrackers."""
+        trackers: dict[str, list[tuple[_Inst, FileTracker]]] = {name: [] for name in files}
+        for i in self.insts.values():
+            for t in i.cfg.track_file:
+                tf = files.get(t.name)
+                if tf is None:
+                    continue
+                weight = t.weight if t.weight is not None else tf.weight
+                reverse = bool(t.reverse or tf.weight_reverse)
+                trackers[t.name].append((i, FileTracker(t.name, weight=weight, reverse=reverse)))
+        last: dict[str, int] = {}
         while True:
             for name, tf in files.items():
                 try:
                     with open(tf.file) as fh:
                         text = fh.read().strip()
-                    value: int | None = int(text.split()[0]) if text else 0
+                    value = int(text.split()[0]) if text else 0
                 except (OSError, ValueError, IndexError):
                     value = 0
-                if last.get(name, "unset") == value:
+                if last.get(name) == value:
                     continue
                 last[name] = value
                 now = time.monotonic()
-                for i in self.insts.values():
-                    for t in i.cfg.track_file:
-                        if t.name != name:
-                            continue
-                        weight = t.weight if t.weight is not None else tf.weight
-                        if t.reverse or tf.weight_reverse:
-                            weight = -weight
-                        v = value or 0
-                        if weight == 0:
-                            delta, fault = 0, v != 0
-                        else:
-                            delta = v * weight
-                            fault = delta < -253
-                        self._run(i, ev.TrackerChanged(f"file:{name}", delta, fault), now)
+                for i, tr in trackers[name]:
+                    tr.value = value
+                    self._run(i, tr.contribution(), now)
             await asyncio.sleep(TRACK_FILE_POLL_S)
 
     async def _poll_processes(self, procs: dict[str, Any]) -> None:

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hadaemon.vrrp.trackers import ScriptTracker
+
 __all__ = [
     "NotifyFifo",
     "ScriptResult",
@@ -261,14 +263,30 @@ class TrackScript:
         self.runner = runner
         self.interval_s = interval_s
         self.timeout_s = timeout_s if timeout_s else interval_s
-        self.rise = max(1, rise)
-        self.fall = max(1, fall)
         self.on_change = on_change
         self.user = user
         self.group = group
-        self.ok: bool | None = None if not init_fail else False
-        self._streak = 0
+        # the rise/fall hysteresis is the pure core's; weights are applied per instance
+        self._tracker = ScriptTracker(
+            name, rise=max(1, rise), fall=max(1, fall), init_fail=init_fail
+        )
+        self._decided = init_fail
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def rise(self) -> int:
+        """``rise``: consecutive successes to go OK."""
+        return self._tracker.rise
+
+    @property
+    def fall(self) -> int:
+        """``fall``: consecutive failures to go KO."""
+        return self._tracker.fall
+
+    @property
+    def ok(self) -> bool | None:
+        """Current verdict; None until the first run (unless ``init_fail``)."""
+        return self._tracker.up if self._decided else None
 
     def start(self) -> None:
         """Start the periodic runs."""
@@ -285,21 +303,13 @@ class TrackScript:
 
     def feed(self, success: bool) -> bool | None:
         """Apply one result to the rise/fall counters; returns the new verdict if it changed."""
-        if self.ok is None:
+        if not self._decided:
             # first result decides at once, as keepalived's initial state is decided by the
             # first run unless init_fail
-            self.ok = success
-            self._streak = 0
+            self._decided = True
+            self._tracker.decide(success)
             return success
-        if success == self.ok:
-            self._streak = 0
-            return None
-        self._streak += 1
-        if self._streak >= (self.rise if success else self.fall):
-            self.ok = success
-            self._streak = 0
-            return success
-        return None
+        return success if self._tracker.result(success) else None
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()

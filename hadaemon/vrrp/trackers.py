@@ -23,7 +23,12 @@ WEIGHT_MAX = 253
 """Largest configurable weight."""
 
 
-def _contribution(key: str, up: bool, weight: int, reverse: bool) -> TrackerChanged:
+def weighted_contribution(key: str, up: bool, weight: int, reverse: bool) -> TrackerChanged:
+    """An up/down tracker's priority contribution under keepalived's weight rules.
+
+    weight > 0 counts while up, weight < 0 while down, weight 0 means FAULT while down;
+    ``reverse`` swaps up and down first.
+    """
     if reverse:
         up = not up
     if weight == 0:
@@ -78,9 +83,14 @@ class ScriptTracker:
             return True
         return False
 
+    def decide(self, ok: bool) -> None:
+        """Set the state outright, without hysteresis (a first run's verdict), and reset the
+        streak."""
+        self.up, self._streak = ok, 0
+
     def contribution(self) -> TrackerChanged:
         """Current priority contribution."""
-        return _contribution(self.key, self.up, self.weight, self.reverse)
+        return weighted_contribution(self.key, self.up, self.weight, self.reverse)
 
 
 @dataclass
@@ -160,4 +170,4 @@ class ProcessTracker:
 
     def contribution(self) -> TrackerChanged:
         """Current priority contribution."""
-        return _contribution(self.key, self.up, self.weight, self.reverse)
+        return weighted_contribution(self.key, self.up, self.weight, self.reverse)
