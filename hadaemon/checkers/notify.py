@@ -13,7 +13,7 @@ import logging
 import os
 import stat
 
-from hadaemon.checkers.probes.misc import kill_group
+from hadaemon.io.scripts import kill_group, start_script
 
 log = logging.getLogger("hadaemon.checkers")
 
@@ -86,19 +86,11 @@ class ScriptRunner:
     async def _run(
         self, argv: tuple[str, ...], user: tuple[str, str | None] | None, why: str
     ) -> None:
-        kw: dict[str, object] = {}
-        if user is not None:
-            kw["user"] = user[0]
-            if user[1]:
-                kw["group"] = user[1]
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
-                **kw,  # type: ignore[arg-type]
+            proc = await start_script(
+                argv,
+                user=user[0] if user is not None else None,
+                group=user[1] if user is not None and user[1] else None,
             )
         except (OSError, ValueError, KeyError) as exc:
             log.warning("cannot run %s script %s: %s", why, argv[0], exc)

@@ -21,7 +21,6 @@ import signal
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from hadaemon.vrrp.trackers import ScriptTracker
 
@@ -32,6 +31,8 @@ __all__ = [
     "ScriptSecurityError",
     "TrackScript",
     "check_script_security",
+    "kill_group",
+    "start_script",
 ]
 
 log = logging.getLogger("hadaemon.vrrp.scripts")
@@ -61,6 +62,40 @@ def resolve(cmd: str) -> str | None:
     if os.sep in cmd:
         return cmd if os.path.exists(cmd) else None
     return shutil.which(cmd)
+
+
+def kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+    """Send ``sig`` to the process group led by ``pid`` (ours: started in a new session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def start_script(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    user: str | None = None,
+    group: str | None = None,
+    extra_groups: list[str] | None = None,
+) -> asyncio.subprocess.Process:
+    """Start ``args`` detached from us: its own session (process group, so a timeout can kill
+    everything it started), stdio on /dev/null, no inherited fds; ``user``/``group``/
+    ``extra_groups`` as for :class:`subprocess.Popen` (None: unchanged).
+
+    Raises OSError (cannot exec), KeyError/ValueError (unknown user or group).
+    """
+    return await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
+        close_fds=True,
+        user=user,
+        group=group,
+        extra_groups=extra_groups,
+    )
 
 
 def check_script_security(args: Sequence[str], *, run_as_root: bool = True) -> str | None:
@@ -128,22 +163,14 @@ class ScriptRunner:
     ) -> ScriptResult:
         """Run ``args`` to completion or until ``timeout_s``; never raises for the script's
         own failures (they are logged). ``user``/``group``: run as (``script_user``)."""
-        ids: dict[str, Any] = {}
-        if user and user != "root":
-            ids["user"] = user
-            ids["extra_groups"] = []
-        if group and group != "root":
-            ids["group"] = group
+        run_as = user if user and user != "root" else None
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *args,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
+            proc = await start_script(
+                args,
                 env=self._env,
-                close_fds=True,
-                **ids,
+                user=run_as,
+                group=group if group and group != "root" else None,
+                extra_groups=[] if run_as else None,
             )
         except (OSError, KeyError, ValueError) as exc:  # KeyError/ValueError: unknown user
             if not isinstance(exc, OSError):
@@ -168,8 +195,7 @@ class ScriptRunner:
     async def _kill(proc: asyncio.subprocess.Process) -> None:
         """SIGTERM the script's process group, SIGKILL it after a grace period, reap."""
         for sig, wait_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, sig)
+            kill_group(proc.pid, sig)
             try:
                 await asyncio.wait_for(proc.wait(), wait_s)
                 return

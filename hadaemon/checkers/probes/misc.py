@@ -7,19 +7,11 @@ group - the script and anything it started - gets SIGKILL and is reaped: nothing
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import shlex
-import signal
 
 from hadaemon.checkers.probes import ProbeResult, target
 from hadaemon.checkers.spec import CheckSpec, MiscSpec
-
-
-def kill_group(pid: int) -> None:
-    """SIGKILL the process group led by ``pid`` (ours: started with start_new_session)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+from hadaemon.io.scripts import kill_group, start_script
 
 
 async def run_script(
@@ -28,22 +20,10 @@ async def run_script(
     user: str | None = None,
     group: str | None = None,
 ) -> tuple[int | None, str]:
-    """Run ``argv`` in a new session; returns (exit status or None, failure text)."""
-    kw: dict[str, object] = {}
-    if user is not None:
-        kw["user"] = user
-        if group is not None:
-            kw["group"] = group
+    """Run ``argv`` in a new session (see :func:`hadaemon.io.scripts.start_script`); SIGKILL
+    its process group on timeout. Returns (exit status or None, failure text)."""
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-            close_fds=True,
-            **kw,  # type: ignore[arg-type]
-        )
+        proc = await start_script(argv, user=user, group=group if user is not None else None)
     except PermissionError:
         return None, "not executable"
     except FileNotFoundError:
