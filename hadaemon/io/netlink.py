@@ -328,8 +328,18 @@ class LinkEvent:
     up: bool
 
 
-def _ignore(exc: NetlinkError, *codes: int) -> bool:
-    return exc.code in codes
+async def _request(
+    method: Callable[..., Awaitable[Any]], command: str, kw: dict[str, Any], *benign: int
+) -> bool:
+    """``await method(command, **kw)``: True if it was done, False if the kernel answered one
+    of the ``benign`` errnos (already there / already gone); other errors are raised."""
+    try:
+        await method(command, **kw)
+    except NetlinkError as exc:
+        if exc.code in benign:
+            return False
+        raise
+    return True
 
 
 class Netlink:
@@ -392,13 +402,7 @@ class Netlink:
                 "ifa_preferred": vip.preferred_lft,
                 "ifa_valid": 0xFFFFFFFF,
             }
-        try:
-            await ipr.addr("add", **kw)
-        except NetlinkError as exc:
-            if _ignore(exc, errno.EEXIST):
-                return False
-            raise
-        return True
+        return await _request(ipr.addr, "add", kw, errno.EEXIST)
 
     async def del_vip(self, vip: VipSpec) -> bool:
         """Remove a virtual address; True if it was removed, False if it was not there."""
@@ -407,19 +411,13 @@ class Netlink:
             index = await self.ifindex(vip.dev)
         except NetlinkSpecError:
             return False  # the interface is gone, and the address with it
-        try:
-            await ipr.addr(
-                "del",
-                index=index,
-                address=vip.address,
-                prefixlen=vip.prefixlen,
-                family=vip.family,
-            )
-        except NetlinkError as exc:
-            if _ignore(exc, errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT):
-                return False
-            raise
-        return True
+        kw = {
+            "index": index,
+            "address": vip.address,
+            "prefixlen": vip.prefixlen,
+            "family": vip.family,
+        }
+        return await _request(ipr.addr, "del", kw, errno.EADDRNOTAVAIL, errno.ENODEV, errno.ENOENT)
 
     async def addresses(self, ifname: str, family: int) -> list[str]:
         """Addresses on ``ifname`` of ``family`` in kernel order (primary first)."""
@@ -461,26 +459,16 @@ class Netlink:
     async def add_route(self, route: RouteSpec) -> bool:
         """Install a route; False if it already exists."""
         ipr = await self._conn()
-        try:
-            await ipr.route("add", **await self._route_kw(route))
-        except NetlinkError as exc:
-            if _ignore(exc, errno.EEXIST):
-                return False
-            raise
-        return True
+        return await _request(ipr.route, "add", await self._route_kw(route), errno.EEXIST)
 
     async def del_route(self, route: RouteSpec) -> bool:
         """Remove a route; False if it was not there."""
         ipr = await self._conn()
         try:
-            await ipr.route("del", **await self._route_kw(route))
+            kw = await self._route_kw(route)
         except NetlinkSpecError:
-            return False
-        except NetlinkError as exc:
-            if _ignore(exc, errno.ESRCH, errno.ENOENT, errno.ENODEV):
-                return False
-            raise
-        return True
+            return False  # the interface is gone, and the route with it
+        return await _request(ipr.route, "del", kw, errno.ESRCH, errno.ENOENT, errno.ENODEV)
 
     def _rule_kw(self, r: RuleSpec) -> dict[str, Any]:
         kw: dict[str, Any] = {"family": r.family, "table": r.table, "action": "FR_ACT_TO_TBL"}
@@ -506,44 +494,26 @@ class Netlink:
     async def add_rule(self, rule: RuleSpec) -> bool:
         """Install a policy rule; False if it already exists."""
         ipr = await self._conn()
-        try:
-            await ipr.rule("add", **self._rule_kw(rule))
-        except NetlinkError as exc:
-            if _ignore(exc, errno.EEXIST):
-                return False
-            raise
-        return True
+        return await _request(ipr.rule, "add", self._rule_kw(rule), errno.EEXIST)
 
     async def del_rule(self, rule: RuleSpec) -> bool:
         """Remove a policy rule; False if it was not there."""
         ipr = await self._conn()
-        try:
-            await ipr.rule("del", **self._rule_kw(rule))
-        except NetlinkError as exc:
-            if _ignore(exc, errno.ENOENT, errno.ESRCH):
-                return False
-            raise
-        return True
+        return await _request(ipr.rule, "del", self._rule_kw(rule), errno.ENOENT, errno.ESRCH)
 
     # -- VMAC (use_vmac) -------------------------------------------------------------------------
     async def ensure_macvlan(self, name: str, base: str, mac: str) -> bool:
         """Create (if missing) and bring up macvlan ``name`` on ``base`` with ``mac`` (mode
         private, as keepalived's ``use_vmac``). True if it was created now."""
         ipr = await self._conn()
-        created = True
-        try:
-            await ipr.link(
-                "add",
-                ifname=name,
-                kind="macvlan",
-                link=await self.ifindex(base),
-                macvlan_mode="private",
-                address=mac,
-            )
-        except NetlinkError as exc:
-            if not _ignore(exc, errno.EEXIST):
-                raise
-            created = False
+        kw = {
+            "ifname": name,
+            "kind": "macvlan",
+            "link": await self.ifindex(base),
+            "macvlan_mode": "private",
+            "address": mac,
+        }
+        created = await _request(ipr.link, "add", kw, errno.EEXIST)
         await ipr.link("set", index=await self.ifindex(name), state="up")
         return created
 
@@ -554,13 +524,7 @@ class Netlink:
             index = await self.ifindex(name)
         except NetlinkSpecError:
             return False
-        try:
-            await ipr.link("del", index=index)
-        except NetlinkError as exc:
-            if _ignore(exc, errno.ENODEV, errno.ENOENT):
-                return False
-            raise
-        return True
+        return await _request(ipr.link, "del", {"index": index}, errno.ENODEV, errno.ENOENT)
 
     @staticmethod
     def set_sysctl(path: str, value: str | int) -> bool:
