@@ -31,6 +31,11 @@ class SectionDiff:
         """True when nothing differs."""
         return not (self.added or self.removed or self.changed)
 
+    @property
+    def touched(self) -> set[str]:
+        """Every key added, removed or changed."""
+        return set(self.changed) | set(self.removed) | set(self.added)
+
     def to_dict(self) -> dict[str, list[str]]:
         """JSON-able form."""
         return {
@@ -38,6 +43,19 @@ class SectionDiff:
             "removed": list(self.removed),
             "changed": list(self.changed),
         }
+
+
+_SECTIONS = (
+    "vrrp_instances",
+    "vrrp_sync_groups",
+    "vrrp_scripts",
+    "track_files",
+    "vrrp_track_processes",
+    "bfd_instances",
+    "virtual_server_groups",
+    "virtual_servers",
+)
+"""The :class:`ReloadPlan` fields that are a :class:`SectionDiff` of one config section."""
 
 
 @dataclass(frozen=True)
@@ -64,19 +82,9 @@ class ReloadPlan:
     @property
     def empty(self) -> bool:
         """True when the new config is equivalent to the old one."""
-        return all(
-            getattr(self, n).empty
-            for n in (
-                "vrrp_instances",
-                "vrrp_sync_groups",
-                "vrrp_scripts",
-                "track_files",
-                "vrrp_track_processes",
-                "bfd_instances",
-                "virtual_server_groups",
-                "virtual_servers",
-            )
-        ) and not (self.global_defs_changed or self.static_changed or self.ssl_changed)
+        return all(getattr(self, n).empty for n in _SECTIONS) and not (
+            self.global_defs_changed or self.static_changed or self.ssl_changed
+        )
 
     @property
     def vrrp_changed(self) -> bool:
@@ -105,16 +113,7 @@ class ReloadPlan:
     def to_dict(self) -> dict[str, Any]:
         """JSON/msgpack-able form (for logs and IPC)."""
         out: dict[str, Any] = {}
-        for n in (
-            "vrrp_instances",
-            "vrrp_sync_groups",
-            "vrrp_scripts",
-            "track_files",
-            "vrrp_track_processes",
-            "bfd_instances",
-            "virtual_server_groups",
-            "virtual_servers",
-        ):
+        for n in _SECTIONS:
             out[n] = getattr(self, n).to_dict()
         out["real_servers"] = {k: v.to_dict() for k, v in self.real_servers.items()}
         out["global_defs_changed"] = self.global_defs_changed
@@ -157,10 +156,10 @@ def diff(old: Config, new: Config) -> ReloadPlan:
             )
     # unchanged instances touched through what they track or their sync group
     touched = {
-        "track_script": set(scripts.changed) | set(scripts.removed) | set(scripts.added),
-        "track_file": set(tfiles.changed) | set(tfiles.removed) | set(tfiles.added),
-        "track_process": set(tprocs.changed) | set(tprocs.removed) | set(tprocs.added),
-        "track_bfd": set(bfds.changed) | set(bfds.removed) | set(bfds.added),
+        "track_script": scripts.touched,
+        "track_file": tfiles.touched,
+        "track_process": tprocs.touched,
+        "track_bfd": bfds.touched,
     }
     sg_members = {
         m
