@@ -310,26 +310,17 @@ class CheckerService:
         return None
 
 
+def _identity(engine: HealthEngine, cid: CheckerId) -> tuple[Any, ...]:
+    """What makes a checker "the same" across a reload: its VS, RS address and spec."""
+    rs = engine.real_server(cid)
+    return (engine.virtual_server(cid).key, rs.ip, rs.port, cid[2], engine.spec(cid))
+
+
 def _carry_over(old: HealthEngine, new: HealthEngine) -> None:
     """Copy the up/down verdict of checkers whose VS, RS and spec did not change."""
-    index = {}
-    for cid in old.checker_ids():
-        key = (
-            old.virtual_server(cid).key,
-            old.real_server(cid).ip,
-            old.real_server(cid).port,
-            cid[2],
-            old.spec(cid),
-        )
-        index[key] = old.state(cid)
+    index = {_identity(old, cid): old.state(cid) for cid in old.checker_ids()}
     for cid in new.checker_ids():
-        key = (
-            new.virtual_server(cid).key,
-            new.real_server(cid).ip,
-            new.real_server(cid).port,
-            cid[2],
-            new.spec(cid),
-        )
+        key = _identity(new, cid)
         prev = index.get(key)
         if prev is not None:
             new.state(cid).up = prev.up
