@@ -31,7 +31,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -897,6 +897,18 @@ class VrrpService:
         full = {v.address for v in i.vips} <= wanted
         return specs, full
 
+    @staticmethod
+    async def _each(
+        i: _Inst, what: str, items: list[Any], op: Callable[[Any], Awaitable[Any]]
+    ) -> None:
+        """``await op(x)`` for every item; a failure is logged (``cannot <what> x``) and the
+        rest still go."""
+        for x in items:
+            try:
+                await op(x)
+            except Exception as exc:
+                log.error("(%s) cannot %s %s: %s", i.router.name, what, x, exc)
+
     async def _add_net(
         self,
         i: _Inst,
@@ -906,23 +918,13 @@ class VrrpService:
         rules: list[RuleSpec] | None = None,
     ) -> None:
         added = i.vips if vips is None else vips
-        for v in added:
-            try:
-                await self.netlink.add_vip(v)
-            except Exception as exc:
-                log.error("(%s) cannot add %s: %s", i.router.name, v, exc)
+        await self._each(i, "add", added, self.netlink.add_vip)
         if self._drops_vips(i):
             await self.no_accept.drop(added)
-        for r in i.routes if routes is None else routes:
-            try:
-                await self.netlink.add_route(r)
-            except Exception as exc:
-                log.error("(%s) cannot add route %s: %s", i.router.name, r, exc)
-        for ru in i.rules if rules is None else rules:
-            try:
-                await self.netlink.add_rule(ru)
-            except Exception as exc:
-                log.error("(%s) cannot add rule %s: %s", i.router.name, ru, exc)
+        await self._each(
+            i, "add route", i.routes if routes is None else routes, self.netlink.add_route
+        )
+        await self._each(i, "add rule", i.rules if rules is None else rules, self.netlink.add_rule)
 
     async def _del_net(
         self,
@@ -933,25 +935,21 @@ class VrrpService:
         routes: list[RouteSpec] | None = None,
         rules: list[RuleSpec] | None = None,
     ) -> None:
-        for ru in i.rules if rules is None else rules:
-            try:
-                await self.netlink.del_rule(ru)
-            except Exception as exc:
-                log.error("(%s) cannot remove rule %s: %s", i.router.name, ru, exc)
-        for r in i.routes if routes is None else routes:
-            try:
-                await self.netlink.del_route(r)
-            except Exception as exc:
-                log.error("(%s) cannot remove route %s: %s", i.router.name, r, exc)
+        await self._each(
+            i, "remove rule", i.rules if rules is None else rules, self.netlink.del_rule
+        )
+        await self._each(
+            i, "remove route", i.routes if routes is None else routes, self.netlink.del_route
+        )
         removed = i.vips if vips is None else vips
         if self._drops_vips(i):
             await self.no_accept.accept(removed)
-        for v in removed:
-            try:
-                if await self.netlink.del_vip(v) and quiet:
-                    log.info("(%s) removed stale %s left from a previous run", i.router.name, v)
-            except Exception as exc:
-                log.error("(%s) cannot remove %s: %s", i.router.name, v, exc)
+
+        async def del_vip(v: VipSpec) -> None:
+            if await self.netlink.del_vip(v) and quiet:
+                log.info("(%s) removed stale %s left from a previous run", i.router.name, v)
+
+        await self._each(i, "remove", removed, del_vip)
 
     async def _gratuitous(self, a: act.SendGratuitous) -> None:
         v4 = [x for x in a.addresses if ":" not in x]
