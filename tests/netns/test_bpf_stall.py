@@ -10,6 +10,9 @@ from either of them.
 Flood: a third router floods the segment with proto-112 packets of a foreign VRID and then of
 TTL 64 while the master advertises every 100 ms; the eBPF backup never takes over and its
 kernel counters (read with bpftool from the attached program's map) show the drops.
+
+Fallback: with bcc unimportable the daemon logs why, runs the classic path, and fails over
+when the master dies as it would with eBPF.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.netns import wait_for
 from helpers.vrrp_lab import PYTHON, Capture, Lab, hd_config, hd_instance, ka_config
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bpf]
@@ -156,3 +160,41 @@ def test_flooded_backup_never_becomes_master(lab: Lab) -> None:
     assert not re.search(MASTER_STATE, lab.log("r2")), lab.log("r2")[-3000:]
     assert [f for f in frames if f["src"] == "10.0.0.2"] == []
     assert lab.holders(VIP) == ["r1"]
+
+
+def test_without_bcc_the_daemon_falls_back_and_still_fails_over(lab: Lab, tmp_path: Path) -> None:
+    """bcc made unimportable (a shadowing ``bcc`` package on PYTHONPATH): the backup says why it
+    stays on the classic path, stays backup while the master lives and takes over when the
+    master dies."""
+    import os
+    import subprocess
+
+    from helpers.vrrp_lab import ROOT
+
+    fake = tmp_path / "nobcc" / "bcc"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('bcc hidden by the test')\n")
+    conf = tmp_path / "r2.json"
+    conf.write_text(hd_config(hd_instance(priority=100)))
+    logp = tmp_path / "r2.log"
+    lab.logs["r2"] = logp
+    env = dict(os.environ, PYTHONPATH=str(fake.parent))
+    with open(logp, "ab") as fh:
+        lab.procs["r2"] = lab.topo.popen(
+            lab.ns["r2"],
+            [PYTHON, "-m", "hadaemon.workers.vrrp", "-n", "-l", "-D", "-f", str(conf)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=str(ROOT),
+            env=env,
+        )
+    lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, state="MASTER")), "--no-bpf")
+    lab.wait_holder(VIP, "r1", timeout_s=30)
+    lab.wait_log("r2", r"staying on classic BPF: bcc cannot be imported: bcc hidden by the test")
+    lab.wait_log("r2", BACKUP_STATE)
+    time.sleep(1.0)  # 10 adverts: still backup
+    assert not re.search(MASTER_STATE, lab.log("r2"))
+    lab.kill9("r1")
+    lab.topo.exec(lab.ns["r1"], "ip", "link", "set", "eth1", "down")
+    lab.wait_log("r2", MASTER_STATE, timeout_s=10)
+    wait_for(lambda: lab.has_addr("r2", VIP), 10, what="VIP on r2")
