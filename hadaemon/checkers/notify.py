@@ -7,23 +7,24 @@ non-blocking and read-write (as keepalived does) so a missing reader never block
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
 import logging
 import os
 import stat
 
-from hadaemon.io.scripts import kill_group, start_script
+from hadaemon.io.scripts import NotifyFifo, kill_group, start_script
 
 log = logging.getLogger("hadaemon.checkers")
 
 
-class FifoWriter:
-    """Writes keepalived-format lines (``RS [ip]:tcp:80 [vip]:tcp:80 UP``) to a FIFO."""
+class FifoWriter(NotifyFifo):
+    """Writes keepalived-format lines (``RS [ip]:tcp:80 [vip]:tcp:80 UP``) to a FIFO.
 
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self._fd: int | None = None
+    :class:`hadaemon.io.scripts.NotifyFifo` but for ``lvs_notify_fifo``, and an existing
+    regular file is appended to instead of refused (handy for tests and tailing).
+    """
+
+    label = "lvs_notify_fifo"
+    log = log
 
     def open(self) -> None:
         """Create the FIFO if missing and open it (O_RDWR so open never blocks)."""
@@ -36,30 +37,6 @@ class FifoWriter:
         except FileNotFoundError:
             os.mkfifo(self.path, 0o600)
         self._fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
-
-    def write(self, line: str) -> None:
-        """Write one line; a full FIFO drops the line with a warning."""
-        if self._fd is None:
-            try:
-                self.open()
-            except OSError as exc:
-                log.warning("cannot open lvs_notify_fifo %s: %s", self.path, exc)
-                return
-        assert self._fd is not None
-        try:
-            os.write(self._fd, (line + "\n").encode())
-        except OSError as exc:
-            if exc.errno == errno.EAGAIN:
-                log.warning("lvs_notify_fifo %s full, dropped: %s", self.path, line)
-            else:
-                log.warning("lvs_notify_fifo %s: %s", self.path, exc)
-
-    def close(self) -> None:
-        """Close the FIFO."""
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
 
 
 class ScriptRunner:

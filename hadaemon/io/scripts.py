@@ -222,6 +222,11 @@ class NotifyFifo:
     open fail (keepalived does the same); a full FIFO drops the line with a warning.
     """
 
+    label = "notify_fifo"
+    """The keyword naming the FIFO in log messages."""
+    log = log
+    """Where its warnings go."""
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
@@ -240,23 +245,24 @@ class NotifyFifo:
             try:
                 self.open()
             except OSError as exc:
-                log.warning("cannot open notify_fifo %s: %s", self.path, exc.strerror)
+                self.log.warning("cannot open %s %s: %s", self.label, self.path, exc.strerror)
                 return False
         assert self._fd is not None
         try:
             os.write(self._fd, (line + "\n").encode())
         except OSError as exc:
             if exc.errno == errno.EAGAIN:
-                log.warning("notify_fifo %s full; dropping %r", self.path, line)
+                self.log.warning("%s %s full; dropping %r", self.label, self.path, line)
             else:
-                log.warning("cannot write notify_fifo %s: %s", self.path, exc.strerror)
+                self.log.warning("cannot write %s %s: %s", self.label, self.path, exc.strerror)
             return False
         return True
 
     def close(self) -> None:
         """Close the FIFO (the file stays, as keepalived leaves it)."""
         if self._fd is not None:
-            os.close(self._fd)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
             self._fd = None
 
 
