@@ -38,6 +38,7 @@ import math
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -603,6 +604,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--skip", default="", help="comma list of failover,jitter,scale")
     ap.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS}")
     a = ap.parse_args(argv)
+    # SIGINT and SIGTERM unwind like Ctrl-C, so the finally blocks delete the namespaces (also
+    # when started in the background, where SIGINT is inherited as ignored)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     if os.geteuid() != 0:
         print("bench_vrrp needs root (network namespaces)", file=sys.stderr)
         return 2

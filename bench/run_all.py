@@ -85,10 +85,10 @@ def run_one(path: Path, budget_s: float, quick: bool) -> tuple[str, float]:
     except subprocess.TimeoutExpired:
         outcome = "over budget, stopped"
     finally:
-        if p.poll() is None:  # over budget or Ctrl-C: its whole group (started here) goes
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(timeout=20)
+        if p.poll() is None:  # over budget or Ctrl-C: its whole group (started here) goes;
+            try:  # SIGINT first so the script's finally blocks delete its namespaces
+                os.killpg(p.pid, signal.SIGINT)
+                p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
@@ -118,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", default="", help="comma list of areas to leave out")
     ap.add_argument("--readme-only", action="store_true", help="only rebuild bench/README.md")
     a = ap.parse_args(argv)
+    # a handled (not ignored) SIGINT is reset to default in the children, so the SIGINT sent
+    # on a budget overrun reaches them even when make bench runs in the background
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if a.readme_only:
         build_readme()
         print(f"written {README.relative_to(ROOT)}")
