@@ -1269,7 +1269,7 @@ def _sync_group_block() -> Block:
     b.add("group", name_list("group"))
     for t in ("interface", "script", "file", "process", "bfd"):
         b.add(f"track_{t}", track_list(f"track_{t}", f"track_{t}"))
-    for n in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
+    for n in m.SYNC_GROUP_NOTIFY_SCRIPTS:
         b.add(n, script(n))
     b.add("smtp_alert", flag("smtp_alert"))
     b.add("sync_group_tracking_weight", flag("sync_group_tracking_weight"))
@@ -1495,15 +1495,7 @@ def _instance_block() -> Block:
             1,
         ),
     )
-    for n in (
-        "notify_master",
-        "notify_backup",
-        "notify_fault",
-        "notify_stop",
-        "notify_deleted",
-        "notify",
-        "notify_master_rx_lower_pri",
-    ):
+    for n in m.VRRP_INSTANCE_NOTIFY_SCRIPTS:
         b.add(n, script(n))
     b.add("v3_checksum_as_v2", ignored(1))
 

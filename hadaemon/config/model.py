@@ -34,6 +34,8 @@ __all__ = [
     "LvsTimeouts",
     "InterfaceDelay",
     "GarpGroup",
+    "SYNC_GROUP_NOTIFY_SCRIPTS",
+    "VRRP_INSTANCE_NOTIFY_SCRIPTS",
     "VrrpScript",
     "TrackFile",
     "VrrpTrackProcess",
@@ -562,6 +564,16 @@ class BfdInstance(Node):
     location: Location | None = _loc()
 
 
+SYNC_GROUP_NOTIFY_SCRIPTS = (
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+)
+"""The script keywords of a ``vrrp_sync_group`` that run on state changes."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class VrrpSyncGroup(Node):
     """``vrrp_sync_group NAME { group { VI... } track_* notify_* smtp_alert }``."""
@@ -731,6 +743,18 @@ class UnicastPeer(Node):
     min_ttl: int | None = None
     max_ttl: int | None = None
     location: Location | None = _loc()
+
+
+VRRP_INSTANCE_NOTIFY_SCRIPTS = (
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify_deleted",
+    "notify",
+    "notify_master_rx_lower_pri",
+)
+"""The script keywords of a ``vrrp_instance`` that run on state changes."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1212,22 +1236,9 @@ class Config(Node):
             if vs_.script is not None:
                 yield vs_.script
         for sg in self.vrrp_sync_groups:
-            yield from _scripts_of(
-                sg, ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify")
-            )
+            yield from _scripts_of(sg, SYNC_GROUP_NOTIFY_SCRIPTS)
         for vi in self.vrrp_instances:
-            yield from _scripts_of(
-                vi,
-                (
-                    "notify_master",
-                    "notify_backup",
-                    "notify_fault",
-                    "notify_stop",
-                    "notify_deleted",
-                    "notify",
-                    "notify_master_rx_lower_pri",
-                ),
-            )
+            yield from _scripts_of(vi, VRRP_INSTANCE_NOTIFY_SCRIPTS)
         for v in self.virtual_servers:
             yield from _scripts_of(v, ("quorum_up", "quorum_down"))
             for rs in v.real_servers:
