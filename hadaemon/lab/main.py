@@ -99,7 +99,13 @@ class Options:
 
     @property
     def dwell_s(self) -> float:
-        return 1.0 if self.short else max(3.0, 2 * self.timers.advert_int_s + 1)
+        """Observation time after each step settles; it must outlast the failover window's
+        grace (client timeout + 2 advert intervals) so that part of each step is judged."""
+        return self.grace_s + (1.2 if self.short else 2.0)
+
+    @property
+    def grace_s(self) -> float:
+        return self.client_timeout_s + 2 * self.timers.advert_int_s + 0.1
 
     @property
     def checker_budget_s(self) -> float:
