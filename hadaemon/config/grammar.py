@@ -398,6 +398,22 @@ def timer(fieldname: str, lo: float, hi: float) -> Kw:
     return Kw(h, 1, 1)
 
 
+def garp_extra_if(fieldname: str) -> Kw:
+    """``[vrrp_]garp_extra_if [all] SECONDS``: sets ``fieldname`` and ``<fieldname>_all``."""
+
+    def h(p: Parser, st: Stmt, acc: Acc) -> None:
+        args = st.args
+        if args and args[0].text == "all":
+            acc[f"{fieldname}_all"] = True
+            args = args[1:]
+        if args:
+            v = p.float_arg(args[0], 0, 86400, f"'{fieldname}'")
+            if v is not None:
+                acc[fieldname] = v
+
+    return Kw(h, 1, 2)
+
+
 def word(
     fieldname: str,
     choices: Iterable[str] | None = None,
@@ -979,17 +995,7 @@ def _global_block() -> Block:
     b.add("vrrp_startup_delay", timer("vrrp_startup_delay", 0, 3600))
     b.add("vrrp_delay_after_boot", timer("vrrp_delay_after_boot", 0, 3600))
 
-    def garp_extra_if(p: Parser, st: Stmt, acc: Acc) -> None:
-        args = st.args
-        if args and args[0].text == "all":
-            acc["vrrp_garp_extra_if_all"] = True
-            args = args[1:]
-        if args:
-            v = p.float_arg(args[0], 0, 86400, "'vrrp_garp_extra_if'")
-            if v is not None:
-                acc["vrrp_garp_extra_if"] = v
-
-    b.add("vrrp_garp_extra_if", Kw(garp_extra_if, 1, 2))
+    b.add("vrrp_garp_extra_if", garp_extra_if("vrrp_garp_extra_if"))
     b.alias("vrrp_vmac_garp_intvl", "vrrp_garp_extra_if")
     b.add("nftables", word("nftables", optional="keepalived"))
     b.add("nftables_ipvs", word("nftables_ipvs", optional="keepalived_ipvs"))
@@ -1471,17 +1477,7 @@ def _instance_block() -> Block:
     for name in ("garp_master_repeat", "garp_master_refresh_repeat", "garp_lower_prio_repeat"):
         b.add(name, integer(name, 0, 2**31 - 1))
 
-    def garp_extra_if(p: Parser, st: Stmt, acc: Acc) -> None:
-        args = st.args
-        if args and args[0].text == "all":
-            acc["garp_extra_if_all"] = True
-            args = args[1:]
-        if args:
-            v = p.float_arg(args[0], 0, 86400, "'garp_extra_if'")
-            if v is not None:
-                acc["garp_extra_if"] = v
-
-    b.add("garp_extra_if", Kw(garp_extra_if, 1, 2))
+    b.add("garp_extra_if", garp_extra_if("garp_extra_if"))
     b.alias("vmac_garp_intvl", "garp_extra_if")
     b.add("down_timer_adverts", integer("down_timer_adverts", 1, 100))
     b.add("kernel_rx_buf_size", integer("kernel_rx_buf_size", 0, 2**31 - 1))
