@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from hadaemon.config.errors import Diagnostics, did_you_mean
@@ -182,12 +182,7 @@ def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str],
         # trackers
         for field_name, (what, names) in trackers.items():
             for t in getattr(vi, field_name):
-                if t.name not in names:
-                    diags.error(
-                        f"{tag} {field_name} '{t.name}': no {what} with that name",
-                        t.location,
-                        did_you_mean(t.name, names),
-                    )
+                _check_ref(diags, f"{tag} {field_name}", t.name, what, names, t.location)
     if gd.lvs_sync_daemon is not None and gd.lvs_sync_daemon.vrrp_instance:
         names = {i.name for i in config.vrrp_instances}
         if gd.lvs_sync_daemon.vrrp_instance not in names:
@@ -197,6 +192,21 @@ def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str],
                 gd.lvs_sync_daemon.location,
                 did_you_mean(gd.lvs_sync_daemon.vrrp_instance, names),
             )
+
+
+def _check_ref(
+    diags: Diagnostics,
+    subject: str,
+    name: str,
+    what: str,
+    names: Collection[str],
+    location: Location | None,
+) -> None:
+    """Error ``<subject> '<name>': no <what> with that name`` unless ``name`` is in ``names``."""
+    if name not in names:
+        diags.error(
+            f"{subject} '{name}': no {what} with that name", location, did_you_mean(name, names)
+        )
 
 
 def _check_sync_groups(config: Config, diags: Diagnostics) -> None:
@@ -242,13 +252,14 @@ def _check_sync_groups(config: Config, diags: Diagnostics) -> None:
                             )
         scripts = {s.name for s in config.vrrp_scripts}
         for t in sg.track_script:
-            if t.name not in scripts:
-                diags.error(
-                    f"vrrp_sync_group {sg.name} track_script '{t.name}': no vrrp_script with "
-                    "that name",
-                    t.location,
-                    did_you_mean(t.name, scripts),
-                )
+            _check_ref(
+                diags,
+                f"vrrp_sync_group {sg.name} track_script",
+                t.name,
+                "vrrp_script",
+                scripts,
+                t.location,
+            )
 
 
 def _check_virtual_servers(config: Config, diags: Diagnostics) -> None:
@@ -256,11 +267,14 @@ def _check_virtual_servers(config: Config, diags: Diagnostics) -> None:
     track_files = {t.name for t in config.track_files}
     bfds = {b.name for b in config.bfd_instances}
     for vs in config.virtual_servers:
-        if vs.group is not None and vs.group not in groups:
-            diags.error(
-                f"virtual_server group '{vs.group}': no virtual_server_group with that name",
+        if vs.group is not None:
+            _check_ref(
+                diags,
+                "virtual_server group",
+                vs.group,
+                "virtual_server_group",
+                groups,
                 vs.location,
-                did_you_mean(vs.group, groups),
             )
         if vs.fwmark is not None and "protocol" in vs.locations:
             diags.warning(
@@ -297,19 +311,13 @@ def _check_virtual_servers(config: Config, diags: Diagnostics) -> None:
                 )
             for c in rs.checkers:
                 tf = getattr(c, "track_file", None)
-                if c.CHECKER_TYPE == "FILE_CHECK" and tf and tf not in track_files:
-                    diags.error(
-                        f"FILE_CHECK track_file '{tf}': no track_file with that name",
-                        c.location,
-                        did_you_mean(tf, track_files),
+                if c.CHECKER_TYPE == "FILE_CHECK" and tf:
+                    _check_ref(
+                        diags, "FILE_CHECK track_file", tf, "track_file", track_files, c.location
                     )
                 bn = getattr(c, "name", None)
-                if c.CHECKER_TYPE == "BFD_CHECK" and bn and bn not in bfds:
-                    diags.error(
-                        f"BFD_CHECK name '{bn}': no bfd_instance with that name",
-                        c.location,
-                        did_you_mean(bn, bfds),
-                    )
+                if c.CHECKER_TYPE == "BFD_CHECK" and bn:
+                    _check_ref(diags, "BFD_CHECK name", bn, "bfd_instance", bfds, c.location)
 
 
 def _check_scripts(config: Config, diags: Diagnostics) -> None:
