@@ -601,6 +601,17 @@ def vip_from_model(a: Any, default_dev: str) -> VipSpec:
     )
 
 
+def _set_options(*pairs: tuple[str, Any]) -> list[str]:
+    """``KEYWORD VALUE`` words for the pairs whose value is set (not None), in order."""
+    return [w for kw, v in pairs if v is not None for w in (kw, str(v))]
+
+
+def _tail_words(r: Any) -> list[str]:
+    """The words every ``virtual_routes``/``virtual_rules`` entry ends with: ``no_track`` and
+    the options kept verbatim."""
+    return (["no_track"] if r.no_track else []) + list(r.options)
+
+
 def route_from_model(r: Any) -> RouteSpec:
     """A :class:`RouteSpec` from a ``config.model.IpRoute`` (or keepalived text)."""
     if isinstance(r, str):
@@ -611,22 +622,17 @@ def route_from_model(r: Any) -> RouteSpec:
     if r.src:
         words += ["src", r.src]
     words.append(r.dst)
-    for kw, v in (
+    words += _set_options(
         ("via", r.via),
         ("dev", r.dev),
         ("scope", r.scope),
         ("table", r.table),
         ("metric", r.metric),
         ("proto", r.protocol),
-    ):
-        if v is not None:
-            words += [kw, str(v)]
+    )
     if r.onlink:
         words.append("onlink")
-    if r.no_track:
-        words.append("no_track")
-    words += list(r.options)
-    return RouteSpec.parse(" ".join(words))
+    return RouteSpec.parse(" ".join(words + _tail_words(r)))
 
 
 def rule_from_model(r: Any) -> RuleSpec:
@@ -636,7 +642,7 @@ def rule_from_model(r: Any) -> RuleSpec:
     words: list[str] = []
     if r.family == 6:
         words.append("inet6")
-    for kw, v in (
+    words += _set_options(
         ("from", r.from_),
         ("to", r.to),
         ("table", r.table),
@@ -644,13 +650,8 @@ def rule_from_model(r: Any) -> RuleSpec:
         ("fwmark", r.fwmark),
         ("iif", r.iif),
         ("oif", r.oif),
-    ):
-        if v is not None:
-            words += [kw, str(v)]
-    if r.no_track:
-        words.append("no_track")
-    words += list(r.options)
-    return RuleSpec.parse(" ".join(words))
+    )
+    return RuleSpec.parse(" ".join(words + _tail_words(r)))
 
 
 class NoAcceptFilter:
