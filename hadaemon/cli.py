@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIGS = ("/etc/hadaemon/hadaemon.conf", "/etc/keepalived/keepalived.conf")
 
-#: subcommand -> "module:function"; the function takes ``argv`` (list[str]) and returns an exit code
+#: subcommand -> "module:function"; the function takes ``argv`` and returns an exit code
 SUBCOMMANDS = {
     "config": "hadaemon.config.cli:main",
     "status": "hadaemon.supervisor.status_cli:main",
@@ -43,23 +43,48 @@ def build_parser() -> argparse.ArgumentParser:
         description="VRRP + health-checked load balancer; reads keepalived.conf.",
         epilog="subcommands: hadaemon config dump [--json] | status [--json] | genhash | lab",
     )
-    p.add_argument("-f", "--use-file", metavar="FILE", help="configuration file "
-                   f"(default {DEFAULT_CONFIGS[0]}, else {DEFAULT_CONFIGS[1]})")
-    p.add_argument("-t", "--config-test", nargs="?", const="", default=None, metavar="FILE",
-                   help="check the configuration and exit (0 ok, 3 cannot run, 4 errors, "
-                   "5 scripts without enable_script_security)")
-    p.add_argument("-n", "--dont-fork", "--foreground", dest="foreground", action="store_true",
-                   help="stay in the foreground")
-    p.add_argument("-D", "--debug", "--log-detail", dest="debug", action="store_true",
-                   help="detailed logging")
+    p.add_argument(
+        "-f",
+        "--use-file",
+        metavar="FILE",
+        help=f"configuration file (default {DEFAULT_CONFIGS[0]}, else {DEFAULT_CONFIGS[1]})",
+    )
+    p.add_argument(
+        "-t",
+        "--config-test",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="FILE",
+        help="check the configuration and exit (0 ok, 3 cannot run, 4 errors, "
+        "5 scripts without enable_script_security)",
+    )
+    p.add_argument(
+        "-n",
+        "--dont-fork",
+        "--foreground",
+        dest="foreground",
+        action="store_true",
+        help="stay in the foreground",
+    )
+    p.add_argument(
+        "-D", "--debug", "--log-detail", dest="debug", action="store_true", help="detailed logging"
+    )
     p.add_argument("-l", "--log-console", action="store_true", help="log to the console")
-    p.add_argument("-i", "--config-id", default=None, help="config id for @id conditionals "
-                   "(default: host name up to the first dot)")
+    p.add_argument(
+        "-i",
+        "--config-id",
+        default=None,
+        help="config id for @id conditionals (default: host name up to the first dot)",
+    )
     p.add_argument("-P", "--vrrp", action="store_true", help="run only the VRRP subsystem")
     p.add_argument("-C", "--check", action="store_true", help="run only the checker/LVS subsystem")
     p.add_argument("-p", "--pid", metavar="FILE", help="supervisor pid file")
-    p.add_argument("--run-dir", default="/run/hadaemon", help="directory for pid files, "
-                   "status socket and dump files")
+    p.add_argument(
+        "--run-dir",
+        default="/run/hadaemon",
+        help="directory for pid files, status socket and dump files",
+    )
     p.add_argument("--no-bpf", action="store_true", help="use the classic-BPF receive path")
     p.add_argument("--dump-bpf", action="store_true", help="print the eBPF program and exit")
     p.add_argument("--signum", metavar="NAME", help="print the number of signal NAME and exit")

@@ -1,8 +1,8 @@
 """Shared test configuration.
 
-Markers ``root``, ``netns``, ``bpf``, ``nft`` and ``keepalived`` declare what a test needs. When the
-need cannot be met the test is skipped on a developer machine, but under ``CI=true`` it *fails*:
-a privileged suite that silently skips would count as green while testing nothing.
+Markers ``root``, ``netns``, ``bpf``, ``nft`` and ``keepalived`` declare what a test needs.
+When the need cannot be met the test is skipped on a developer machine, but under ``CI=true``
+it *fails*: a privileged suite that silently skips would count as green while testing nothing.
 """
 
 from __future__ import annotations

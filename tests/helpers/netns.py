@@ -7,6 +7,7 @@ PIDs started here are ever killed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -55,14 +56,26 @@ class Topology:
         if self.bridge_ns is None:
             self.bridge_ns = self.ns("br")
         br = f"br-{name}"[:15]
-        self.exec(self.bridge_ns, "ip", "link", "add", br, "type", "bridge",
-                  "mcast_snooping", "0")
+        self.exec(self.bridge_ns, "ip", "link", "add", br, "type", "bridge", "mcast_snooping", "0")
         self.exec(self.bridge_ns, "ip", "link", "set", br, "up")
         for i, (ns, ifname, addrs) in enumerate(hosts):
             outer = f"v{name[:3]}{i}{secrets.token_hex(2)}"
             tmp = f"p{secrets.token_hex(5)}"
-            sh("ip", "link", "add", outer, "netns", self.bridge_ns, "type", "veth",
-               "peer", "name", tmp, "netns", ns)
+            sh(
+                "ip",
+                "link",
+                "add",
+                outer,
+                "netns",
+                self.bridge_ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                tmp,
+                "netns",
+                ns,
+            )
             self.exec(self.bridge_ns, "ip", "link", "set", outer, "master", br, "up")
             self.exec(ns, "ip", "link", "set", tmp, "name", ifname)
             for a in addrs:
@@ -82,14 +95,10 @@ class Topology:
     def close(self) -> None:
         for p in self.procs:
             if p.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
         for ns in reversed(self.namespaces):
             # kill anything still running in the namespace that we started there
             sh("ip", "netns", "del", ns, check=False)
@@ -102,9 +111,10 @@ class Topology:
         self.close()
 
 
-def wait_for(pred: Callable[[], Any], timeout_s: float, interval_s: float = 0.02,
-             what: str = "condition") -> Any:
-    """Poll ``pred`` until it returns a truthy value or the deadline passes (then AssertionError)."""
+def wait_for(
+    pred: Callable[[], Any], timeout_s: float, interval_s: float = 0.02, what: str = "condition"
+) -> Any:
+    """Poll ``pred`` until it returns a truthy value; AssertionError past the deadline."""
     deadline = time.monotonic() + timeout_s
     while True:
         v = pred()

@@ -18,8 +18,9 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_flag_is_usage_error() -> None:
-    r = subprocess.run([sys.executable, "-m", "hadaemon", "--no-such-flag"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "hadaemon", "--no-such-flag"], capture_output=True, text=True
+    )
     assert r.returncode == 2
     assert "usage:" in r.stderr
 
@@ -36,7 +37,13 @@ def test_signum_names() -> None:
 def test_keepalived_flags_parse() -> None:
     a = build_parser().parse_args(["-f", "x.conf", "-n", "-D", "-l", "-P", "-i", "n1"])
     assert (a.use_file, a.foreground, a.debug, a.log_console, a.vrrp, a.config_id) == (
-        "x.conf", True, True, True, True, "n1")
+        "x.conf",
+        True,
+        True,
+        True,
+        True,
+        "n1",
+    )
 
 
 def test_config_test_reports_what_the_nft_data_path_cannot_do(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +52,8 @@ def test_config_test_reports_what_the_nft_data_path_cannot_do(tmp_path) -> None:
         "virtual_server 10.0.0.1 80 {\n  lvs_method TUN\n  protocol TCP\n"
         "  real_server 10.0.0.2 80 {\n    TCP_CHECK { connect_timeout 3 }\n  }\n}\n"
     )
-    r = subprocess.run([sys.executable, "-m", "hadaemon", "-t", str(conf)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "hadaemon", "-t", str(conf)], capture_output=True, text=True
+    )
     assert r.returncode == 4, r.stderr
     assert f"{conf}:1:1: error: virtual server 10.0.0.1:tcp:80: lvs_method TUN" in r.stderr
