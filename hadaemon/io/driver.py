@@ -65,7 +65,12 @@ from hadaemon.vrrp.fsm import State
 from hadaemon.vrrp.packet import encode
 from hadaemon.vrrp.router import RouterParams, VirtualRouter, group_address
 from hadaemon.vrrp.sync_group import SyncGroup
-from hadaemon.vrrp.trackers import FileTracker, ProcessTracker, weighted_contribution
+from hadaemon.vrrp.trackers import (
+    FileTracker,
+    ProcessTracker,
+    track_file_value,
+    weighted_contribution,
+)
 
 __all__ = ["Emit", "VrrpService"]
 
@@ -626,9 +631,8 @@ class VrrpService:
             for name, tf in files.items():
                 try:
                     with open(tf.file) as fh:
-                        text = fh.read().strip()
-                    value = int(text.split()[0]) if text else 0
-                except (OSError, ValueError, IndexError):
+                        value = track_file_value(fh.read())
+                except (OSError, ValueError):
                     value = 0
                 if last.get(name) == value:
                     continue

@@ -23,6 +23,15 @@ WEIGHT_MAX = 253
 """Largest configurable weight."""
 
 
+def track_file_value(text: str) -> int:
+    """The number a ``track_file`` holds: its first word as a decimal integer, 0 if it is empty.
+
+    Raises ValueError when that word is not an integer (callers decide what that means).
+    """
+    words = text.split()
+    return int(words[0]) if words else 0
+
+
 def weighted_contribution(key: str, up: bool, weight: int, reverse: bool) -> TrackerChanged:
     """An up/down tracker's priority contribution under keepalived's weight rules.
 
@@ -115,9 +124,10 @@ class FileTracker:
         return f"file:{self.name}"
 
     def set_text(self, text: str) -> bool:
-        """Feed the file's contents (unparseable => 0, as keepalived); True if changed."""
+        """Feed the file's contents (:func:`track_file_value`; unparseable => 0, as keepalived);
+        True if changed."""
         try:
-            v = int(text.strip() or "0")
+            v = track_file_value(text)
         except ValueError:
             v = 0
         changed, self.value = v != self.value, v

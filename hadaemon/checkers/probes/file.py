@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hadaemon.checkers.probes import ProbeResult
 from hadaemon.checkers.spec import CheckSpec, FileSpec
+from hadaemon.vrrp.trackers import track_file_value
 
 FAULT_THRESHOLD = -254
 
@@ -29,8 +30,8 @@ async def probe(spec: CheckSpec) -> ProbeResult:
     try:
         with open(f.path, "rb") as fh:
             text = fh.read(64).decode("ascii", "replace").strip()
-        value = int(text.split()[0]) if text else 0
-    except (OSError, ValueError, IndexError) as exc:
+        value = track_file_value(text)
+    except (OSError, ValueError) as exc:
         return ProbeResult(False, f"FILE_CHECK {f.path} unreadable: {exc}")
     up, weight = evaluate(value, f)
     word = "up" if up else "down"
