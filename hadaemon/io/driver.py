@@ -547,7 +547,6 @@ class VrrpService:
 
     def _start_trackers(self) -> None:
         scripts = {s.name: s for s in self.config.vrrp_scripts}
-        g = self.config.global_defs
         wanted: set[str] = set()
         for i in self.insts.values():
             for t in i.cfg.track_script:
@@ -561,15 +560,10 @@ class VrrpService:
                 log.warning("track_script %s is not defined; ignoring it", name)
                 continue
             args = list(vs.script.args)
-            user = vs.user or vs.script.user or g.script_user
-            group = vs.group or vs.script.group or g.script_group
-            if g.enable_script_security:
-                why = check_script_security(
-                    args, run_as_root=os.geteuid() == 0 and user in (None, "root")
-                )
-                if why:
-                    log.error("VRRP_Script(%s) disabled by script security: %s", name, why)
-                    continue
+            user, group, why = self._script_as(args, vs, vs.script)
+            if why:
+                log.error("VRRP_Script(%s) disabled by script security: %s", name, why)
+                continue
             ts = TrackScript(
                 name,
                 args,
@@ -1012,6 +1006,22 @@ class VrrpService:
                 a.instance, "notify_master_rx_lower_pri", list(script.args), script
             )
 
+    def _script_as(
+        self, args: list[str], *owners: Any
+    ) -> tuple[str | None, str | None, str | None]:
+        """``(user, group, refusal)`` for running ``args``: the first ``user``/``group`` set on
+        ``owners`` (e.g. the vrrp_script block, then its script), else ``script_user``/
+        ``script_group``; ``refusal`` is why ``enable_script_security`` forbids it, or None."""
+        g = self.config.global_defs
+        user = next((o.user for o in owners if getattr(o, "user", None)), None) or g.script_user
+        group = (
+            next((o.group for o in owners if getattr(o, "group", None)), None) or g.script_group
+        )
+        if not g.enable_script_security:
+            return user, group, None
+        as_root = os.geteuid() == 0 and user in (None, "root")
+        return user, group, check_script_security(args, run_as_root=as_root)
+
     def _spawn_checked(
         self,
         name: str,
@@ -1022,12 +1032,8 @@ class VrrpService:
     ) -> None:
         """Run a notify script as its ``user``/``group`` (else ``script_user``), after
         ``enable_script_security`` checked it."""
-        g = self.config.global_defs
-        user = getattr(script, "user", None) or g.script_user
-        group = getattr(script, "group", None) or g.script_group
-        as_root = os.geteuid() == 0 and user in (None, "root")
-        secure = g.enable_script_security
-        if secure and (why := check_script_security(args, run_as_root=as_root)):
+        user, group, why = self._script_as(args, script)
+        if why:
             log.error("(%s) %s %r refused by script security: %s", name, what, args[0], why)
             return
         self.scripts.spawn(
