@@ -29,6 +29,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(
         ROOT / "hadaemon", src / "hadaemon", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
+    shutil.copytree(ROOT / "bpf", src / "bpf")
     env_dir = base / "venv"
     r = subprocess.run(
         [SYSTEM_PYTHON, "-m", "venv", "--system-site-packages", str(env_dir)],
@@ -82,6 +83,21 @@ def test_installed_package_is_the_copy_in_the_venv(venv: Path, tmp_path: Path) -
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(str(venv)), r.stdout
+
+
+def test_installed_package_finds_its_ebpf_source(venv: Path, tmp_path: Path) -> None:
+    """The eBPF C source ships as data (``<prefix>/share/hadaemon/bpf``) and the loader finds it."""
+    r = subprocess.run(
+        [str(venv / "bin/python"), "-c", "from hadaemon.io.bpf import source_path as s; print(s())"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    path = Path(r.stdout.strip())
+    assert path == venv / "share/hadaemon/bpf/vrrp_filter.bpf.c"
+    assert path.read_text() == (ROOT / "bpf/vrrp_filter.bpf.c").read_text()
 
 
 def test_installed_lab_help_runs(venv: Path, tmp_path: Path) -> None:
