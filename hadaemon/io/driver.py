@@ -405,6 +405,7 @@ class VrrpService:
             },
             "unknown_vrid_rcvd": self.unknown_vrid,
             "receive_path": self._rx_status(),
+            "bpf_drops": self._rx_drops(),
             "track_scripts": {n: t.ok for n, t in self.track_scripts.items()},
         }
 
@@ -413,6 +414,13 @@ class VrrpService:
             return dict(self.rx.status())
         except Exception as exc:  # status must never fail
             return {"error": str(exc)}
+
+    def _rx_drops(self) -> dict[str, int]:
+        """Per-reason kernel drop counters of the eBPF path ({} on the classic path)."""
+        try:
+            return {str(k): int(v) for k, v in self.rx.drop_counters().items()}
+        except Exception:  # status must never fail
+            return {}
 
     # ================================================================ setup helpers
     async def _params(self, cfg: Any) -> RouterParams:

@@ -17,6 +17,7 @@ when the master dies as it would with eBPF.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import time
@@ -30,6 +31,21 @@ from helpers.vrrp_lab import PYTHON, Capture, Lab, hd_config, hd_instance, ka_co
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bpf]
 
 VIP = "10.0.0.200"
+R2_KEEPALIVED_CONF = """
+global_defs {
+    vrrp_version 3
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth1
+    virtual_router_id 51
+    priority 100
+    advert_int 0.1
+    virtual_ipaddress {
+        10.0.0.200/24
+    }
+}
+"""
 ADVERT_INT_S = 1.0
 MASTER_STATE = r"\(VI_1\) Entering MASTER STATE"
 BACKUP_STATE = r"\(VI_1\) Entering BACKUP STATE"
@@ -142,7 +158,8 @@ def test_flooded_backup_never_becomes_master(lab: Lab) -> None:
     from helpers.bpf_sender import __file__ as sender
 
     lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, state="MASTER")), "--no-bpf")
-    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)))
+    # r2 runs as the whole daemon (supervisor + vrrp worker) so its status socket is checked too
+    lab.start_hadaemon("r2", R2_KEEPALIVED_CONF, cli=True)
     lab.wait_holder(VIP, "r1", timeout_s=30)
     lab.wait_log("r2", r"receive path: eBPF", timeout_s=90)
     lab.wait_log("r2", BACKUP_STATE)
@@ -160,6 +177,21 @@ def test_flooded_backup_never_becomes_master(lab: Lab) -> None:
     assert not re.search(MASTER_STATE, lab.log("r2")), lab.log("r2")[-3000:]
     assert [f for f in frames if f["src"] == "10.0.0.2"] == []
     assert lab.holders(VIP) == ["r1"]
+    # the same kernel drops reach the status socket (and so hadaemon_bpf_drops_total)
+    st = lab.topo.exec(
+        lab.ns["r2"],
+        PYTHON,
+        "-m",
+        "hadaemon",
+        "status",
+        "--json",
+        "--run-dir",
+        str(lab.tmp / "run-r2"),
+    )
+    vrrp = json.loads(st.stdout)["services"]["vrrp"]
+    assert vrrp["receive_path"]["kind"] == "ebpf", vrrp["receive_path"]
+    assert vrrp["bpf_drops"]["vrid"] >= after["drop_vrid"] - before["drop_vrid"], vrrp["bpf_drops"]
+    assert vrrp["bpf_drops"]["ttl"] >= after["drop_ttl"] - before["drop_ttl"], vrrp["bpf_drops"]
 
 
 def test_without_bcc_the_daemon_falls_back_and_still_fails_over(lab: Lab, tmp_path: Path) -> None:
