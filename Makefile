@@ -29,6 +29,8 @@ typecheck: setup
 install: setup
 	install -D -m 0644 systemd/hadaemon.service /etc/systemd/system/hadaemon.service
 	install -d -m 0755 /etc/hadaemon
+	install -D -m 0644 man/hadaemon.8 /usr/local/share/man/man8/hadaemon.8
+	install -D -m 0644 man/hadaemon.conf.5 /usr/local/share/man/man5/hadaemon.conf.5
 	/usr/bin/python3 -m pip install --break-system-packages . 2>/dev/null || $(PY) -m pip install .
 
 clean:

@@ -34,4 +34,11 @@ def setup_logging(target: str, debug: bool, ident: str = "hadaemon") -> str:
         effective = "stderr"
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # -D is about hadaemon's own decisions; pyroute2 would log every netlink message.
+    for noisy in QUIET_LIBRARIES:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return effective
+
+
+#: third-party loggers kept at WARNING even with ``-D``
+QUIET_LIBRARIES = ("pyroute2",)
