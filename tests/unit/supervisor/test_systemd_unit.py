@@ -68,7 +68,8 @@ def _exec_start_pre(conf: Path) -> int:
     cmd = cmd.replace("/etc/hadaemon/hadaemon.conf", str(conf))
     argv = cmd.split(" ", 2)  # /bin/sh -c '...'
     assert argv[:2] == ["/bin/sh", "-c"], cmd
-    script = argv[2].strip("'")
+    script = argv[2].strip("'").replace("$$", "$")  # systemd's literal dollar
+    assert "$" not in argv[2].replace("$$", ""), "a lone $ would be expanded by systemd"
     return subprocess.run(["/bin/sh", "-c", script], capture_output=True, timeout=60).returncode
 
 
