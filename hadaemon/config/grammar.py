@@ -1155,6 +1155,7 @@ def _global_block() -> Block:
         acc["metrics_listen"] = t.text
 
     b.add("metrics_listen", Kw(metrics_listen, 1, 1))
+    b.add("vrrp_bpf", flag("vrrp_bpf"))
 
     def notification_email(p: Parser, st: Stmt, acc: Acc) -> None:
         emails = list(acc.get("notification_email", ()))

@@ -475,6 +475,8 @@ class GlobalDefs(Node):
     # hadaemon extensions (keepalived reports these as unknown keywords)
     metrics_listen: str | None = None
     """``ADDR:PORT`` for the Prometheus ``/metrics`` endpoint (None = off)"""
+    vrrp_bpf: bool = True
+    """``vrrp_bpf off`` = ``--no-bpf``: classic BPF filter + SO_TIMESTAMPNS instead of eBPF"""
     location: Location | None = _loc()
     locations: dict[str, Location] = _locs()
     """keyword → Location of the line that set it"""

@@ -178,6 +178,8 @@ class VrrpService:
     ) -> None:
         self.config = _to_config(config)
         self.emit: Emit = emit or (lambda kind, body: None)
+        # --no-bpf on the command line, or ``vrrp_bpf off`` in global_defs
+        no_bpf = no_bpf or not getattr(self.config.global_defs, "vrrp_bpf", True)
         self.no_bpf = no_bpf
         self.rx = AutoReceivePath(use_bpf=not no_bpf)
         self._rx_fds: set[int] = set()
