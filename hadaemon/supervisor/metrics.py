@@ -8,7 +8,8 @@ release_master, packet_len_err, advert_interval_err, ip_ttl_err, invalid_type_rc
 addr_list_err, invalid_authtype, authtype_mismatch, auth_failure, pri_zero_rcvd,
 pri_zero_sent). hadaemon's own: ``hadaemon_worker_up{worker}``,
 ``hadaemon_worker_restarts_total{worker}``, ``hadaemon_uptime_seconds``,
-``hadaemon_real_server_up{virtual_server,real_server}``, ``hadaemon_bpf_drops_total{reason}``
+``hadaemon_real_server_up{virtual_server,real_server}``, ``hadaemon_bpf_drops_total{reason}``,
+``hadaemon_receive_path{kind}``, ``hadaemon_vrrp_last_seen_age_seconds{ifindex,family,vrid,src}``
 and ``hadaemon_failover_decision_seconds{iname}`` when the vrrp worker reports them.
 
 The HTTP side is aiohttp on the supervisor's loop (no threads); every scrape asks the workers
@@ -157,6 +158,36 @@ class StatusCollector(Collector):
                 if isinstance(n, int | float):
                     drops.add_metric([str(reason)], float(n))
         yield drops
+        yield from _receive_path_metrics(vrrp_svc.get("receive_path") if vrrp_svc else None)
+
+
+def _receive_path_metrics(rx: Any) -> Iterator[Metric]:
+    """The active VRRP receive path and, per (ifindex, family, VRID), the age of the last advert
+    the kernel stamped (eBPF ``last_seen``)."""
+    path = GaugeMetricFamily(
+        "hadaemon_receive_path", "Active VRRP receive path (1 = active)", labels=["kind"]
+    )
+    age = GaugeMetricFamily(
+        "hadaemon_vrrp_last_seen_age_seconds",
+        "Seconds since the kernel stamped the last valid advert of this VRID",
+        labels=["ifindex", "family", "vrid", "src"],
+    )
+    if isinstance(rx, dict):
+        if rx.get("kind"):
+            path.add_metric([str(rx["kind"])], 1.0)
+        for e in rx.get("last_seen") or []:
+            if isinstance(e, dict) and isinstance(e.get("age_s"), int | float):
+                age.add_metric(
+                    [
+                        str(e.get("ifindex", "")),
+                        str(e.get("family", "")),
+                        str(e.get("vrid", "")),
+                        str(e.get("src", "")),
+                    ],
+                    float(e["age_s"]),
+                )
+    yield path
+    yield age
 
 
 def render(doc: dict[str, Any]) -> bytes:

@@ -78,7 +78,17 @@ DOC: dict[str, Any] = {
             "weight": 1,
         },
     ],
-    "services": {"vrrp": {"bpf_drops": {"ttl": 7, "vrid": 1}}},
+    "services": {
+        "vrrp": {
+            "bpf_drops": {"ttl": 7, "vrid": 1},
+            "receive_path": {
+                "kind": "ebpf",
+                "last_seen": [
+                    {"ifindex": 3, "family": 4, "vrid": 51, "age_s": 0.25, "src": "10.0.0.1"}
+                ],
+            },
+        }
+    },
 }
 
 
@@ -122,6 +132,9 @@ def test_metrics_use_keepalived_exporter_names_and_labels() -> None:
     )
     assert s[("hadaemon_bpf_drops_total", (("reason", "ttl"),))] == 7.0
     assert s[("hadaemon_failover_decision_seconds", (("iname", "VI_1"),))] == 0.0004
+    assert s[("hadaemon_receive_path", (("kind", "ebpf"),))] == 1.0
+    seen = (("family", "4"), ("ifindex", "3"), ("src", "10.0.0.1"), ("vrid", "51"))
+    assert s[("hadaemon_vrrp_last_seen_age_seconds", seen)] == 0.25
 
 
 def test_keepalived_up_zero_when_vrrp_worker_down() -> None:
