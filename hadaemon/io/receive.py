@@ -652,9 +652,10 @@ class AutoReceivePath:
         touches none of this object's state. Attaching before the VRID bitmaps exist is
         harmless: without a bitmap an interface's adverts pass unfiltered.
         """
-        from hadaemon.io.bpf import BpfUnavailable, VrrpFilter
+        from hadaemon.io.bpf import BpfUnavailable, VrrpFilter, release_compiler_memory
 
         f = VrrpFilter(enforce=self.enforce)
+        release_compiler_memory()
         try:
             for ifname in ifnames:
                 f.attach(ifname, self.attach_mode)
