@@ -167,11 +167,41 @@ def validate_service(svc: Service) -> list[str]:
             problems.append(f"{svc.name}: real server port {r.port} out of range")
         if r.weight < 0:
             problems.append(f"{svc.name}: negative weight for {r}")
-    try:
-        ipaddress.ip_network(f"0.0.0.0/{svc.persistence_granularity}")
-    except ValueError:
-        problems.append(f"{svc.name}: bad persistence_granularity {svc.persistence_granularity!r}")
+    if svc.family == 6:
+        if v6_granularity_mask(svc.persistence_granularity) is None:
+            problems.append(
+                f"{svc.name}: bad persistence_granularity {svc.persistence_granularity!r} "
+                "(IPv6: a prefix length 1-128 or an IPv6 netmask)"
+            )
+    else:
+        try:
+            ipaddress.ip_network(f"0.0.0.0/{svc.persistence_granularity}")
+        except ValueError:
+            problems.append(
+                f"{svc.name}: bad persistence_granularity {svc.persistence_granularity!r}"
+            )
     return problems
+
+
+def v6_granularity_mask(granularity: str) -> str | None:
+    """The IPv6 netmask for an IPv6 service's ``persistence_granularity`` (None if invalid).
+
+    keepalived's default ``255.255.255.255`` (one client address) means ``/128``; otherwise a
+    prefix length (``64`` or ``/64``) or an IPv6 netmask (``ffff:ffff:ffff:ffff::``).
+    """
+    g = granularity.strip().lstrip("/")
+    if g in ("", "255.255.255.255"):
+        g = "128"
+    try:
+        if ":" in g:  # a netmask: its bits must be contiguous ones
+            bits = int(ipaddress.IPv6Address(g))
+            plen = bin(bits).count("1")
+            if bits != ((1 << 128) - 1) ^ ((1 << (128 - plen)) - 1):
+                return None
+            g = str(plen)
+        return str(ipaddress.IPv6Network(f"::/{g}").netmask)
+    except ValueError:
+        return None
 
 
 def service_to_dict(svc: Service) -> dict[str, Any]:

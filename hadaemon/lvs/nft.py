@@ -41,6 +41,7 @@ service "damaged" and the next reconcile rewrites it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -52,7 +53,7 @@ from typing import Any
 
 from hadaemon.lvs import sched
 from hadaemon.lvs.backend import BackendError
-from hadaemon.lvs.model import Match, Real, Service, real_tag
+from hadaemon.lvs.model import Match, Real, Service, real_tag, v6_granularity_mask
 from hadaemon.lvs.reconcile import (
     ActualState,
     AddService,
@@ -66,7 +67,10 @@ log = logging.getLogger("hadaemon.lvs.nft")
 
 TABLE = "hadaemon"
 NAT_T = f"ip {TABLE}"
+NAT6_T = f"ip6 {TABLE}"
 DR_T = f"netdev {TABLE}"
+#: NAT tables per address family: (nft family, table, address type, payload protocol)
+NAT_FAMILIES = (("ip", NAT_T, "ipv4_addr", "ip"), ("ip6", NAT6_T, "ipv6_addr", "ip6"))
 _COMMENT = re.compile(r"^hd ([0-9a-f]+) (\d+)/(\d+)(?: m=(\d+) r=(\d+))?$")
 _RS_COMMENT = re.compile(r"^hd rs ([0-9a-f]+)$")
 
@@ -84,11 +88,47 @@ def p_set(name: str, r: Real) -> str:
 
 
 def _table(svc: Service) -> str:
-    return DR_T if svc.method == "DR" else NAT_T
+    return f"{_fam(svc)} {TABLE}"
 
 
 def _fam(svc: Service) -> str:
-    return "netdev" if svc.method == "DR" else "ip"
+    if svc.method == "DR":
+        return "netdev"
+    return "ip6" if svc.family == 6 else "ip"
+
+
+def _proto(svc: Service) -> str:
+    """The payload protocol keyword for addresses of ``svc`` (``ip`` or ``ip6``)."""
+    return "ip6" if svc.family == 6 else "ip"
+
+
+def _addr_type(svc: Service) -> str:
+    return "ipv6_addr" if svc.family == 6 else "ipv4_addr"
+
+
+def _norm(addr: str) -> str:
+    """An address as nft lists it back (IPv6 compressed; anything else unchanged)."""
+    if ":" not in addr:
+        return addr
+    try:
+        return str(ipaddress.ip_address(addr))
+    except ValueError:
+        return addr
+
+
+def _hostport(addr: str, port: int) -> str:
+    """``addr:port`` for a dnat statement (``[addr]:port`` for IPv6)."""
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+def _saddr_masked(svc: Service) -> str:
+    """The persistence key: the client address under ``persistence_granularity``."""
+    if svc.family != 6:
+        return f"ip saddr & {svc.persistence_granularity}"
+    mask = v6_granularity_mask(svc.persistence_granularity)
+    if mask is None or mask == "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff":
+        return "ip6 saddr"
+    return f"ip6 saddr & {mask}"
 
 
 def _q(s: str) -> str:
@@ -96,7 +136,7 @@ def _q(s: str) -> str:
 
 
 def _elem_key(m: Match) -> str:
-    return str(m.fwmark) if m.fwmark else f"{m.address} . {m.protocol} . {m.port}"
+    return str(m.fwmark) if m.fwmark else f"{_norm(m.address)} . {m.protocol} . {m.port}"
 
 
 def _elem_map(m: Match) -> str:
@@ -127,7 +167,7 @@ class _Owned:
 
 
 def _hash_key(svc: Service, flow: bool) -> str:
-    key = "ip saddr"
+    key = f"{_proto(svc)} saddr"
     if (svc.hash_port or flow) and not any(m.fwmark for m in svc.matches):
         key += " . th sport"
     return key
@@ -147,8 +187,8 @@ def _nat_form(svc: Service) -> tuple[str, bool]:
     protos = {m.protocol for m in svc.matches if not m.fwmark}
     fwmark = any(m.fwmark for m in svc.matches)
     if not fwmark and len(protos) == 1 and all(r.port for r in svc.reals):
-        return f"meta l4proto {protos.pop()} dnat ip to", True
-    return "dnat ip to", False
+        return f"meta l4proto {protos.pop()} dnat {_proto(svc)} to", True
+    return f"dnat {_proto(svc)} to", False
 
 
 def scheduler_rule(svc: Service) -> str | None:
@@ -179,7 +219,7 @@ def scheduler_rule(svc: Service) -> str | None:
         if not is_direct:
             return f"goto {targets[best]}"
         r = active[best]
-        return f"{head} {r.address}:{r.port}" if with_port else f"{head} {r.address}"
+        return f"{head} {_hostport(r.address, r.port)}" if with_port else f"{head} {r.address}"
     if s == "mh":
         size = sched.maglev_size(len(active))
         table = sched.maglev_table([str(r) for r in active], weights, size)
@@ -213,8 +253,7 @@ def _ranges(
 def _rs_rule(svc: Service, r: Real) -> str:
     parts: list[str] = []
     if svc.persistence_timeout_s:
-        mask = svc.persistence_granularity
-        parts.append(f"update @{p_set(svc.name, r)} {{ ip saddr & {mask} }}")
+        parts.append(f"update @{p_set(svc.name, r)} {{ {_saddr_masked(svc)} }}")
     parts.append("counter")
     if svc.method == "DR":
         parts.append(f"fwd ip to {r.address} device {_q(r.device)}")
@@ -222,7 +261,7 @@ def _rs_rule(svc: Service, r: Real) -> str:
         protos = {m.protocol for m in svc.matches if not m.fwmark}
         fwmark = any(m.fwmark for m in svc.matches)
         if r.port and not fwmark and len(protos) == 1:
-            parts.append(f"meta l4proto {protos.pop()} dnat to {r.address}:{r.port}")
+            parts.append(f"meta l4proto {protos.pop()} dnat to {_hostport(r.address, r.port)}")
         else:
             parts.append(f"dnat to {r.address}")
     return " ".join(parts)
@@ -263,7 +302,7 @@ def render_service(
             cmds.append(f"delete set {t} {st}")
         if not exists or recreate_sets:
             cmds.append(
-                f"add set {t} {st} {{ type ipv4_addr; flags dynamic,timeout; "
+                f"add set {t} {st} {{ type {_addr_type(svc)}; flags dynamic,timeout; "
                 f"timeout {svc.persistence_timeout_s}s; }}"
             )
         if r.weight <= 0:
@@ -275,8 +314,7 @@ def render_service(
     if svc.persistence_timeout_s:
         for r in svc.active_reals:
             vs_rules.append(
-                f"ip saddr & {svc.persistence_granularity} @{p_set(svc.name, r)} "
-                f"goto {rs_chain(svc.name, r)}"
+                f"{_saddr_masked(svc)} @{p_set(svc.name, r)} goto {rs_chain(svc.name, r)}"
             )
     sr = scheduler_rule(svc)
     if sr is not None:
@@ -313,34 +351,39 @@ def render_delete(owned: _Owned) -> list[str]:
 
 
 def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]:
-    """Tables, dispatch maps and hook chains."""
-    cmds = [
-        f"add table {NAT_T}",
-        f"add map {NAT_T} svc {{ type ipv4_addr . inet_proto . inet_service : verdict; }}",
-        f"add map {NAT_T} fwm {{ type mark : verdict; }}",
-        f"add chain {NAT_T} prerouting {{ type nat hook prerouting priority dstnat; "
-        "policy accept; }",
-        f"flush chain {NAT_T} prerouting",
-        f"add rule {NAT_T} prerouting ip daddr . meta l4proto . th dport vmap @svc "
-        'comment "hd base"',
-        f'add rule {NAT_T} prerouting meta mark vmap @fwm comment "hd base"',
-        # per real server packet/byte/connection counters of NAT connections: dynamic sets with
-        # a counter per element, filled by the packets themselves (no per-server objects: a
-        # named counter per server would make libnftables fetch thousands of objects per batch)
-        *(
-            f"add set {NAT_T} {st} {{ type ipv4_addr . inet_proto . inet_service; "
-            "size 65535; flags dynamic; counter; }"
-            for st in ("rsin", "rsout", "rsnew")
-        ),
-        f"add chain {NAT_T} forward {{ type filter hook forward priority filter; "
-        "policy accept; }",
-        f"flush chain {NAT_T} forward",
-        f"add rule {NAT_T} forward ct status dnat ct direction original "
-        'update @rsin { ip daddr . meta l4proto . th dport } comment "hd base"',
-        f"add rule {NAT_T} forward ct status dnat ct direction reply "
-        'update @rsout { ip saddr . meta l4proto . th sport } comment "hd base"',
-        f"add rule {NAT_T} forward ct state new ct status dnat "
-        'update @rsnew { ip daddr . meta l4proto . th dport } comment "hd base"',
+    """Tables, dispatch maps and hook chains (``ip`` and ``ip6`` NAT tables, netdev DR table)."""
+    cmds: list[str] = []
+    for _f, t, atype, pr in NAT_FAMILIES:
+        cmds += [
+            f"add table {t}",
+            f"add map {t} svc {{ type {atype} . inet_proto . inet_service : verdict; }}",
+            f"add map {t} fwm {{ type mark : verdict; }}",
+            f"add chain {t} prerouting {{ type nat hook prerouting priority dstnat; "
+            "policy accept; }",
+            f"flush chain {t} prerouting",
+            f"add rule {t} prerouting {pr} daddr . meta l4proto . th dport vmap @svc "
+            'comment "hd base"',
+            f'add rule {t} prerouting meta mark vmap @fwm comment "hd base"',
+            # per real server packet/byte/connection counters of NAT connections: dynamic sets
+            # with a counter per element, filled by the packets themselves (no per-server
+            # objects: a named counter per server would make libnftables fetch thousands of
+            # objects per batch)
+            *(
+                f"add set {t} {st} {{ type {atype} . inet_proto . inet_service; "
+                "size 65535; flags dynamic; counter; }"
+                for st in ("rsin", "rsout", "rsnew")
+            ),
+            f"add chain {t} forward {{ type filter hook forward priority filter; "
+            "policy accept; }",
+            f"flush chain {t} forward",
+            f"add rule {t} forward ct status dnat ct direction original "
+            f'update @rsin {{ {pr} daddr . meta l4proto . th dport }} comment "hd base"',
+            f"add rule {t} forward ct status dnat ct direction reply "
+            f'update @rsout {{ {pr} saddr . meta l4proto . th sport }} comment "hd base"',
+            f"add rule {t} forward ct state new ct status dnat "
+            f'update @rsnew {{ {pr} daddr . meta l4proto . th dport }} comment "hd base"',
+        ]
+    cmds += [
         f"add table {DR_T}",
         f"add map {DR_T} svc {{ type ipv4_addr . inet_proto . inet_service : verdict; }}",
         f"add map {DR_T} fwm {{ type mark : verdict; }}",
@@ -397,7 +440,7 @@ class NftBackend:
     def list_ruleset(self) -> list[dict[str, Any]]:
         """Both hadaemon tables as nft JSON objects ([] when absent)."""
         objs: list[dict[str, Any]] = []
-        for t in (NAT_T, DR_T):
+        for t in (NAT_T, NAT6_T, DR_T):
             rc, out, err = self._nft.cmd(f"list table {t}")
             if rc != 0:
                 continue
@@ -482,21 +525,20 @@ class NftBackend:
             st = o.get("set")
             if (
                 not st
-                or st.get("family") != "ip"
+                or st.get("family") not in ("ip", "ip6")
                 or st.get("name") not in ("rsin", "rsout", "rsnew")
             ):
                 continue
-            per: dict[CounterKey, tuple[int, int]] = {}
+            per = stats.setdefault(st["name"], {})
             for e in st.get("elem", []) or []:
                 inner = e.get("elem", {}) if isinstance(e, dict) else {}
                 val, c = inner.get("val", {}), inner.get("counter") or {}
                 if isinstance(val, dict) and "concat" in val:
                     a, p, port = val["concat"]
-                    per[(str(a), str(p), int(port))] = (
+                    per[(_norm(str(a)), str(p), int(port))] = (
                         int(c.get("packets", 0)),
                         int(c.get("bytes", 0)),
                     )
-            stats[st["name"]] = per
         chain_counter: dict[str, dict[str, Any]] = {}
         for o in objs:
             rule = o.get("rule")
@@ -516,7 +558,7 @@ class NftBackend:
                     for m in svc.matches:
                         if m.fwmark:
                             continue
-                        k = (r.address, m.protocol, r.port or m.port)
+                        k = (_norm(r.address), m.protocol, r.port or m.port)
                         for st, what in (("rsin", "in"), ("rsout", "out")):
                             pk, by = stats.get(st, {}).get(k, (0, 0))
                             entry[f"{what}pkts"] += pk
@@ -529,7 +571,7 @@ class NftBackend:
 
     def destroy(self) -> None:
         """Delete both tables (idempotent)."""
-        for t in (NAT_T, DR_T):
+        for t in (NAT_T, NAT6_T, DR_T):
             self._nft.cmd(f"delete table {t}")
         self._owned.clear()
         self._applied.clear()
@@ -563,18 +605,21 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
             sets[(o["set"]["family"], o["set"]["name"])] = o["set"]
         elif "map" in o:
             maps[(o["map"]["family"], o["map"]["name"])] = o["map"]
-    base_ok = {"ip", "netdev"} <= tables and all(
-        (f, m) in maps for f in ("ip", "netdev") for m in ("svc", "fwm")
+    base_ok = {"ip", "ip6", "netdev"} <= tables and all(
+        (f, m) in maps for f in ("ip", "ip6", "netdev") for m in ("svc", "fwm")
     )
-    base_ok = base_ok and all(("ip", st) in sets for st in ("rsin", "rsout", "rsnew"))
-    for hook, n_rules in (("prerouting", 2), ("forward", 3)):
-        rules = chains.get(("ip", hook))
-        if (
-            rules is None
-            or len(rules) != n_rules
-            or any(r.get("comment") != "hd base" for r in rules)
-        ):
-            base_ok = False
+    base_ok = base_ok and all(
+        (f, st) in sets for f in ("ip", "ip6") for st in ("rsin", "rsout", "rsnew")
+    )
+    for fam in ("ip", "ip6"):
+        for hook, n_rules in (("prerouting", 2), ("forward", 3)):
+            rules = chains.get((fam, hook))
+            if (
+                rules is None
+                or len(rules) != n_rules
+                or any(r.get("comment") != "hd base" for r in rules)
+            ):
+                base_ok = False
     devices: list[str] = []
     for (fam, name), _c in hooks.items():
         if fam == "netdev" and name.startswith("ing_"):
@@ -647,7 +692,7 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
 def _key_text(key: Any) -> str:
     if isinstance(key, dict) and "concat" in key:
         a, p, port = key["concat"]
-        return f"{a} . {p} . {port}"
+        return f"{_norm(str(a))} . {p} . {port}"
     return str(key)
 
 
@@ -660,11 +705,20 @@ def check_service(svc: Service) -> list[str]:
             f"virtual server {where}: lvs_method TUN is not supported by the nftables "
             "data path (use NAT or DR, or a kernel with IPVS)"
         )
-    fam = {ipaddress.ip_address(m.address).version for m in svc.matches if not m.fwmark}
-    fam |= {ipaddress.ip_address(r.address).version for r in svc.reals}
-    if 6 in fam or svc.family == 6:
+    fam: set[int] = set()
+    for addr in [m.address for m in svc.matches if not m.fwmark] + [r.address for r in svc.reals]:
+        with contextlib.suppress(ValueError):  # a bad address is reported by validate_service
+            fam.add(ipaddress.ip_address(addr).version)
+    if len(fam) > 1 or (fam and svc.family not in fam):
         problems.append(
-            f"virtual server {where}: IPv6 is not supported by the nftables data path yet"
+            f"virtual server {where}: mixes IPv4 and IPv6 addresses (virtual server, real "
+            "servers, sorry server and ip_family must all be one family; the nftables data "
+            "path does not translate between families)"
+        )
+    if svc.family == 6 and svc.method == "DR":
+        problems.append(
+            f"virtual server {where}: IPv6 with lvs_method DR is not supported by the "
+            "nftables data path yet (use NAT, or a kernel with IPVS)"
         )
     if svc.method == "DR" and any(m.fwmark for m in svc.matches):
         problems.append(

@@ -333,13 +333,23 @@ def service_for_vs(
         persistence_timeout_s=int(vs.persistence_timeout or 0),
         persistence_granularity=granularity,
         ingress_devices=ingress,
-        family=int(vs.ip_family or 4),
+        family=_family(vs.ip_family, matches, [*vs.real_servers, vs.sorry_server]),
         sorry=sorry,
         ipvs_scheduler=str(vs.lvs_sched or "wlc").lower(),
     )
     for p in validate_service(svc):
         problems.append(LvsProblem("error", p, vs.location))
     return svc, problems
+
+
+def _family(ip_family: Any, matches: Sequence[Match], reals: Sequence[Any]) -> int:
+    """4 or 6: ``ip_family`` if set, else the family of the VIPs (or, for fwmark, the servers)."""
+    if ip_family:
+        text = str(ip_family).lower()
+        return 6 if text in ("6", "inet6", "ipv6") else 4
+    addrs = [m.address for m in matches if not m.fwmark]
+    addrs = addrs or [str(r.address) for r in reals if r is not None]
+    return 6 if addrs and ":" in addrs[0] else 4
 
 
 def desired_from_config(
