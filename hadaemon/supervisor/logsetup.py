@@ -32,13 +32,22 @@ def setup_logging(target: str, debug: bool, ident: str = "hadaemon") -> str:
             logging.Formatter(f"%(asctime)s {ident}[%(process)d] %(name)s: %(message)s")
         )
         effective = "stderr"
+    # -D is about hadaemon's own decisions; pyroute2 would log every netlink message. A filter
+    # on the handler, because pyroute2 resets its logger's level when it is imported.
+    handler.addFilter(quiet_libraries)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    # -D is about hadaemon's own decisions; pyroute2 would log every netlink message.
-    for noisy in QUIET_LIBRARIES:
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     return effective
 
 
 #: third-party loggers kept at WARNING even with ``-D``
 QUIET_LIBRARIES = ("pyroute2",)
+
+
+def quiet_libraries(record: logging.LogRecord) -> bool:
+    """Drop records below WARNING from :data:`QUIET_LIBRARIES` (a handler filter)."""
+    if record.levelno >= logging.WARNING:
+        return True
+    return not any(
+        record.name == lib or record.name.startswith(lib + ".") for lib in QUIET_LIBRARIES
+    )

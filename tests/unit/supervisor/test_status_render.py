@@ -199,3 +199,24 @@ def test_sd_notify_and_watchdog_env(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert os_ops.watchdog_interval_s() == 5.0
     monkeypatch.setenv("WATCHDOG_PID", "1")  # meant for another process
     assert os_ops.watchdog_interval_s() is None
+
+
+def test_debug_logging_keeps_pyroute2_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    import pyroute2.netlink.core  # noqa: F401 - pyroute2 resets its own logger level on import
+
+    from hadaemon.supervisor.logsetup import setup_logging
+
+    setup_logging("stderr", True)
+    try:
+        logging.getLogger("pyroute2.netlink.core").debug("netlink chatter")
+        logging.getLogger("pyroute2.netlink.core").warning("netlink trouble")
+        logging.getLogger("hadaemon.vrrp.proto").debug("(VI_1) decision")
+        err = capsys.readouterr().err
+    finally:
+        for h in list(logging.getLogger().handlers):
+            logging.getLogger().removeHandler(h)
+    assert "netlink chatter" not in err
+    assert "netlink trouble" in err
+    assert "(VI_1) decision" in err
