@@ -94,6 +94,65 @@ def shapes() -> list[dict[str, Any]]:
             "reals": [["10.9.2.50", 80, 1, ""]],
         }
     )
+    # IPv6 (NAT only; table ip6 hadaemon): every scheduler × persistence × servers × hash-port
+    reals6: dict[str, list[list[Any]]] = {
+        "none": [],
+        "one": [["fd09:2::11", 80, 1, ""]],
+        "mixed": [
+            ["fd09:2::11", 80, 3, ""],
+            ["fd09:2::12", 8080, 1, ""],
+            ["fd09:2::13", 80, 0, ""],
+        ],
+    }
+    combos6 = itertools.product(SCHEDULERS, (0, 60), reals6, (False, True), ("128", "64"))
+    for n, (sched, persist, rshape, hash_port, gran) in enumerate(combos6, 1):
+        if gran == "64" and not persist:
+            continue
+        out.append(
+            {
+                "name": f"v6s{n}",
+                "matches": [[f"fd09:100::{n:x}", "tcp", 80, 0]],
+                "scheduler": sched,
+                "reals": reals6[rshape],
+                "hash_port": hash_port,
+                "persistence_timeout_s": persist,
+                "persistence_granularity": gran,
+                "family": 6,
+            }
+        )
+    out.append(
+        {
+            "name": "v6fwm8",
+            "matches": [["", "tcp", 0, 8]],
+            "scheduler": "wrr",
+            "reals": [["fd09:2::11", 0, 1, ""], ["fd09:2::12", 0, 2, ""]],
+            "persistence_timeout_s": 30,
+            "family": 6,
+        }
+    )
+    out.append(
+        {
+            "name": "v6grp",
+            "matches": [
+                ["fd09:50::1", "tcp", 443, 0],
+                ["fd09:50::2", "udp", 443, 0],
+                ["fd09:50::3", "sctp", 443, 0],
+            ],
+            "scheduler": "mh",
+            "reals": [["fd09:2::11", 443, 1, ""], ["fd09:2::12", 443, 1, ""]],
+            "family": 6,
+        }
+    )
+    out.append(
+        {
+            "name": "v6sorry",
+            "matches": [["fd09:0070:0::1", "udp", 53, 0]],  # listed back compressed
+            "scheduler": "sh",
+            "sorry": True,
+            "reals": [["fd09:2::50", 5353, 1, ""]],
+            "family": 6,
+        }
+    )
     return out
 
 
@@ -144,6 +203,10 @@ def test_every_shape_lists_back(director: tuple[Topology, str]) -> None:
             for o in listing["nftables"]
             if "chain" in o and o["chain"]["name"].startswith(("vs_", "rs_"))
         ]
+        tables = {
+            (o["table"]["family"], o["table"]["name"]) for o in listing["nftables"] if "table" in o
+        }
+        assert {("ip", "hadaemon"), ("ip6", "hadaemon"), ("netdev", "hadaemon")} <= tables
         d.ok("stop")
         assert not [o for o in list_back(topo, ns)["nftables"] if "table" in o]
     finally:
