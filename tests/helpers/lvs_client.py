@@ -1,6 +1,7 @@
 """LVS test client: many short TCP connections, counts which real server answered.
 
-Usage: ``python lvs_client.py VIP PORT COUNT [--src A,B,...] [--until FILE] [--timeout S]``.
+Usage: ``python lvs_client.py VIP PORT COUNT [--src A,B,...] [--until FILE] [--timeout S]``
+(IPv6 when VIP contains ``:``).
 Each connection binds the next source address (round robin), reads one line (the server's name)
 and closes. ``--until FILE`` keeps going (COUNT is then a minimum) until FILE exists.
 Prints one JSON object: ``{"counts": {name: n}, "failed": n, "errors": [...],
@@ -16,7 +17,7 @@ import socket
 
 
 def one(vip: str, port: int, src: str | None, timeout_s: float) -> str:
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.settimeout(timeout_s)
         if src:
