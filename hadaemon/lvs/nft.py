@@ -23,6 +23,8 @@ Layout (see hadaemon/lvs/README.md and reference/datapath.md §1–2)::
       }
       chain rs_<vs>__<rs> { update @p_… { ip saddr & <granularity> } counter dnat to <rs>:<port> }
     }
+    table ip6 hadaemon { … }                      # IPv6 NAT services: the same objects with
+                                                  # ipv6_addr keys, ip6 saddr/daddr, dnat ip6
     table netdev hadaemon {                       # DR services (stateless, before conntrack)
       map svc { … }  chain ing_<dev> { type filter hook ingress device <dev> … vmap @svc }
       chain vs_<vs> { jhash ip saddr . th sport mod N vmap { … } }     # flow hash, never numgen
@@ -438,7 +440,7 @@ class NftBackend:
         return str(out)
 
     def list_ruleset(self) -> list[dict[str, Any]]:
-        """Both hadaemon tables as nft JSON objects ([] when absent)."""
+        """The hadaemon tables (ip, ip6, netdev) as nft JSON objects ([] when absent)."""
         objs: list[dict[str, Any]] = []
         for t in (NAT_T, NAT6_T, DR_T):
             rc, out, err = self._nft.cmd(f"list table {t}")
@@ -570,7 +572,7 @@ class NftBackend:
         return out
 
     def destroy(self) -> None:
-        """Delete both tables (idempotent)."""
+        """Delete the hadaemon tables (idempotent)."""
         for t in (NAT_T, NAT6_T, DR_T):
             self._nft.cmd(f"delete table {t}")
         self._owned.clear()
@@ -718,7 +720,7 @@ def check_service(svc: Service) -> list[str]:
     if svc.family == 6 and svc.method == "DR":
         problems.append(
             f"virtual server {where}: IPv6 with lvs_method DR is not supported by the "
-            "nftables data path yet (use NAT, or a kernel with IPVS)"
+            "nftables data path yet (use lvs_method NAT)"
         )
     if svc.method == "DR" and any(m.fwmark for m in svc.matches):
         problems.append(
