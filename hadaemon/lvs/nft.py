@@ -28,7 +28,7 @@ Layout (see hadaemon/lvs/README.md and reference/datapath.md §1–2)::
     table netdev hadaemon {                       # DR services (stateless, before conntrack)
       map svc { … }  chain ing_<dev> { type filter hook ingress device <dev> … vmap @svc }
       chain vs_<vs> { jhash ip saddr . th sport mod N vmap { … } }     # flow hash, never numgen
-      chain rs_<vs>__<rs> { counter fwd ip to <rs> device <dev> }
+      chain rs_<vs>__<rs> { counter fwd ip to <rs> device <dev> }  # IPv6: map svc6, fwd ip6
     }
 
 Design rules forced by nftables 1.0.6 (datapath.md §1 caveats): no ``typeof`` sets/maps, no
@@ -141,8 +141,11 @@ def _elem_key(m: Match) -> str:
     return str(m.fwmark) if m.fwmark else f"{_norm(m.address)} . {m.protocol} . {m.port}"
 
 
-def _elem_map(m: Match) -> str:
-    return "fwm" if m.fwmark else "svc"
+def _elem_map(m: Match, svc: Service) -> str:
+    if m.fwmark:
+        return "fwm"
+    # the netdev (DR) table has one dispatch map per address family
+    return "svc6" if svc.method == "DR" and svc.family == 6 else "svc"
 
 
 @dataclass
@@ -258,7 +261,7 @@ def _rs_rule(svc: Service, r: Real) -> str:
         parts.append(f"update @{p_set(svc.name, r)} {{ {_saddr_masked(svc)} }}")
     parts.append("counter")
     if svc.method == "DR":
-        parts.append(f"fwd ip to {r.address} device {_q(r.device)}")
+        parts.append(f"fwd {_proto(svc)} to {r.address} device {_q(r.device)}")
     else:
         protos = {m.protocol for m in svc.matches if not m.fwmark}
         fwmark = any(m.fwmark for m in svc.matches)
@@ -284,10 +287,6 @@ def render_service(
     if old is not None:
         for ch in sorted(old.chains - set(want_rs) - {vs}):
             cmds.append(f"flush chain {t} {ch}")
-        for st in sorted(old.sets - set(want_sets)):
-            cmds.append(f"delete set {t} {st}")
-        for ch in sorted(old.chains - set(want_rs) - {vs}):
-            cmds.append(f"delete chain {t} {ch}")
     rs_rules = {ch: _rs_rule(svc, r) for ch, r in want_rs.items()}
     rewrite: list[str] = []
     for ch, rule in rs_rules.items():
@@ -298,6 +297,13 @@ def render_service(
             continue  # unchanged server: keep its chain (and counters) as they are
         cmds += [f"add chain {t} {ch}", f"flush chain {t} {ch}"]
         rewrite.append(ch)
+    if old is not None:
+        # only now: a kept server chain that referenced a persistence set has been flushed
+        # (deleting a set a rule still uses fails the whole batch with EBUSY)
+        for st in sorted(old.sets - set(want_sets)):
+            cmds.append(f"delete set {t} {st}")
+        for ch in sorted(old.chains - set(want_rs) - {vs}):
+            cmds.append(f"delete chain {t} {ch}")
     for st, r in want_sets.items():
         exists = old is not None and st in old.sets
         if exists and recreate_sets:
@@ -328,7 +334,7 @@ def render_service(
         f"add rule {t} {vs} counter comment "
         f"{_q(f'hd {fp} {n}/{n} m={len(svc.matches)} r={len(want_rs)}')}"
     )
-    want_keys = {(_elem_map(m), _elem_key(m)) for m in svc.matches}
+    want_keys = {(_elem_map(m, svc), _elem_key(m)) for m in svc.matches}
     old_keys = old.keys if old is not None else set()
     for mp, k in sorted(old_keys - want_keys):
         cmds.append(f"delete element {t} {mp} {{ {k} }}")
@@ -388,6 +394,7 @@ def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]
     cmds += [
         f"add table {DR_T}",
         f"add map {DR_T} svc {{ type ipv4_addr . inet_proto . inet_service : verdict; }}",
+        f"add map {DR_T} svc6 {{ type ipv6_addr . inet_proto . inet_service : verdict; }}",
         f"add map {DR_T} fwm {{ type mark : verdict; }}",
     ]
     for dev in sorted(set(old_devices) - set(devices)):
@@ -398,6 +405,8 @@ def render_base(devices: Sequence[str], old_devices: Sequence[str]) -> list[str]
             "priority 0; policy accept; }",
             f"flush chain {DR_T} {_ing(dev)}",
             f"add rule {DR_T} {_ing(dev)} ip daddr . meta l4proto . th dport vmap @svc "
+            f"comment {_q('hd base dev=' + dev)}",
+            f"add rule {DR_T} {_ing(dev)} ip6 daddr . meta l4proto . th dport vmap @svc6 "
             f"comment {_q('hd base dev=' + dev)}",
         ]
     return cmds
@@ -610,6 +619,7 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
     base_ok = {"ip", "ip6", "netdev"} <= tables and all(
         (f, m) in maps for f in ("ip", "ip6", "netdev") for m in ("svc", "fwm")
     )
+    base_ok = base_ok and ("netdev", "svc6") in maps
     base_ok = base_ok and all(
         (f, st) in sets for f in ("ip", "ip6") for st in ("rsin", "rsout", "rsnew")
     )
@@ -627,7 +637,8 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
         if fam == "netdev" and name.startswith("ing_"):
             # nft 1.0.6 JSON does not list a netdev chain's device: it is kept in the comment
             rules = chains.get((fam, name), [])
-            comment = str(rules[0].get("comment", "")) if len(rules) == 1 else ""
+            comments = {str(r.get("comment", "")) for r in rules}
+            comment = comments.pop() if len(rules) == 2 and len(comments) == 1 else ""
             if not comment.startswith("hd base dev="):
                 base_ok = False
                 devices.append("?" + name)
@@ -639,7 +650,7 @@ def _parse(objs: list[dict[str, Any]]) -> tuple[dict[str, _Owned], bool, tuple[s
         return owned.setdefault(svc, _Owned(fam))
 
     for (fam, name), mp in maps.items():
-        if name not in ("svc", "fwm"):
+        if name not in ("svc", "svc6", "fwm"):
             continue
         for elem in mp.get("elem", []) or []:
             key, verdict = elem
@@ -716,11 +727,6 @@ def check_service(svc: Service) -> list[str]:
             f"virtual server {where}: mixes IPv4 and IPv6 addresses (virtual server, real "
             "servers, sorry server and ip_family must all be one family; the nftables data "
             "path does not translate between families)"
-        )
-    if svc.family == 6 and svc.method == "DR":
-        problems.append(
-            f"virtual server {where}: IPv6 with lvs_method DR is not supported by the "
-            "nftables data path yet (use lvs_method NAT)"
         )
     if svc.method == "DR" and any(m.fwmark for m in svc.matches):
         problems.append(

@@ -1,9 +1,12 @@
-"""IPv6 virtual servers on the nftables data path (NAT, ``table ip6 hadaemon``), end to end.
+"""IPv6 virtual servers on the nftables data path, end to end.
+
+NAT (``table ip6 hadaemon``) and DR (``map svc6`` of the netdev table, ``fwd ip6 to``).
 
 ```
 client   eth0 fd77:1::2/64 (+ fd77:1::100-102), default via fd77:1::1
 director eth0 fd77:1::1/64 + VIP fd77:100::1/128 | eth1 fd77:2::1/64, ipv6 forwarding=1
-rs1, rs2 eth0 fd77:2::11-12/64, default via fd77:2::1, answering their name on [::]:8080
+rs1, rs2 eth0 fd77:2::11-12/64, default via fd77:2::1, answering their name on [::]:80 and 8080,
+         DR VIP fd77:100::2/128 on lo
 ```
 All addresses are ``nodad`` (usable at once). The LVS objects (LvsService + NftBackend) run in
 the director through tests/helpers/lvs_driver.py; the checker's verdicts are sent the way the
@@ -22,11 +25,12 @@ import pytest
 from helpers.lvs_net import HERE, PY, Driver, LvsLab
 from helpers.netns import Topology, wait_for
 
-from hadaemon.config.model import Config, RealServer, VirtualServer
+from hadaemon.config.model import Config, IpAddress, RealServer, VirtualServer, VrrpInstance
 
 pytestmark = [pytest.mark.netns, pytest.mark.nft]
 
 VIP6 = "fd77:100::1"
+DR_VIP6 = "fd77:100::2"
 RS6 = {"rs1": "fd77:2::11", "rs2": "fd77:2::12"}
 SRCS6 = [f"fd77:1::{i:x}" for i in range(0x100, 0x103)]
 
@@ -68,10 +72,11 @@ class Lab6:
             self.servers: list[subprocess.Popen[str]] = []
             for name, ns in self.rs.items():
                 addr(ns, f"{RS6[name]}/64")
+                addr(ns, f"{DR_VIP6}/128", "lo")  # DR: the VIP on the real servers' loopback
                 t.exec(ns, "ip", "-6", "route", "add", "default", "via", "fd77:2::1")
                 p = t.popen(
                     ns,
-                    [PY, str(HERE / "lvs_rs_server.py"), name, "--ipv6", "8080"],
+                    [PY, str(HERE / "lvs_rs_server.py"), name, "--ipv6", "80", "8080"],
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     text=True,
@@ -84,8 +89,10 @@ class Lab6:
             t.close()
             raise
 
-    def client_run(self, count: int, srcs: list[str] | None = None) -> dict[str, Any]:
-        args = [PY, str(HERE / "lvs_client.py"), VIP6, "80", str(count)]
+    def client_run(
+        self, count: int, srcs: list[str] | None = None, vip: str = VIP6
+    ) -> dict[str, Any]:
+        args = [PY, str(HERE / "lvs_client.py"), vip, "80", str(count)]
         if srcs:
             args += ["--src", ",".join(srcs)]
         p = self.topo.popen(
@@ -116,18 +123,34 @@ def drv(lab: Lab6) -> Iterator[Driver]:
         d.close()
 
 
-def vs6(sched: str = "wrr", weights: tuple[int, ...] = (3, 1), **kw: Any) -> VirtualServer:
+def vs6(
+    sched: str = "wrr",
+    weights: tuple[int, ...] = (3, 1),
+    method: str = "NAT",
+    vip: str = VIP6,
+    rs_port: int = 8080,
+    **kw: Any,
+) -> VirtualServer:
     reals = tuple(
-        RealServer(address=a, port=8080, weight=w, lvs_method="NAT")
+        RealServer(address=a, port=rs_port, weight=w, lvs_method=method)
         for a, w in zip(RS6.values(), weights, strict=True)
     )
     return VirtualServer(
-        address=VIP6, port=80, lvs_sched=sched, lvs_method="NAT", real_servers=reals, **kw
+        address=vip, port=80, lvs_sched=sched, lvs_method=method, real_servers=reals, **kw
     )
 
 
+#: the VRRP instance that carries the DR VIP on the director's eth0 (the DR ingress device)
+VI_DR6 = VrrpInstance(
+    name="VI_DR6",
+    interface="eth0",
+    virtual_router_id=61,
+    virtual_ipaddress=(IpAddress(address=DR_VIP6, prefixlen=128),),
+)
+
+
 def conf(v: VirtualServer) -> dict[str, Any]:
-    return Config(virtual_servers=(v,)).to_dict(with_location=False)
+    return Config(vrrp_instances=(VI_DR6,), virtual_servers=(v,)).to_dict(with_location=False)
 
 
 def test_ipv6_nat_wrr_and_down_server(lab: Lab6, drv: Driver) -> None:
@@ -174,3 +197,21 @@ def test_ipv6_persistence_keeps_each_client(lab: Lab6, drv: Driver) -> None:
     res = lab.client_run(30, srcs=SRCS6)
     assert res["failed"] == 0, res["errors"]
     assert len(res["counts"]) == 1, res["counts"]
+
+
+def test_ipv6_dr_carries_traffic(lab: Lab6, drv: Driver) -> None:
+    v = vs6(method="DR", vip=DR_VIP6, rs_port=80, weights=(2, 1))
+    r = drv.ok("start", config=conf(v))
+    assert not [p for p in r["problems"] if "error" in p], r["problems"]
+    res = lab.client_run(150, srcs=SRCS6, vip=DR_VIP6)
+    assert res["failed"] == 0, res["errors"]
+    # DR: the real server received the packet still addressed to the VIP (on its lo)
+    assert res["dsts"] == [DR_VIP6]
+    assert set(res["counts"]) == {"rs1", "rs2"}, res["counts"]
+    listing = lab.topo.exec(lab.director, "nft", "list", "table", "netdev", "hadaemon").stdout
+    assert "fwd ip6 to fd77:2::11" in listing
+    # stateless DR hashes the flow: the netdev counters saw every client packet of every
+    # connection (SYN, ACK, data/FIN...), not just the first
+    c = drv.ok("status")["status"]["services"][0]["reals"]
+    assert sum(x["packets"] for x in c) >= 3 * 150, c
+    assert drv.ok("resync")["ops"] == []

@@ -94,7 +94,8 @@ def shapes() -> list[dict[str, Any]]:
             "reals": [["10.9.2.50", 80, 1, ""]],
         }
     )
-    # IPv6 (NAT only; table ip6 hadaemon): every scheduler × persistence × servers × hash-port
+    # IPv6 (NAT: table ip6 hadaemon; DR: map svc6 of the netdev table): every scheduler ×
+    # persistence × servers × hash-port
     reals6: dict[str, list[list[Any]]] = {
         "none": [],
         "one": [["fd09:2::11", 80, 1, ""]],
@@ -104,19 +105,23 @@ def shapes() -> list[dict[str, Any]]:
             ["fd09:2::13", 80, 0, ""],
         ],
     }
-    combos6 = itertools.product(SCHEDULERS, (0, 60), reals6, (False, True), ("128", "64"))
-    for n, (sched, persist, rshape, hash_port, gran) in enumerate(combos6, 1):
+    combos6 = itertools.product(
+        ("NAT", "DR"), SCHEDULERS, (0, 60), reals6, (False, True), ("128", "64")
+    )
+    for n, (method, sched, persist, rshape, hash_port, gran) in enumerate(combos6, 1):
         if gran == "64" and not persist:
             continue
         out.append(
             {
                 "name": f"v6s{n}",
                 "matches": [[f"fd09:100::{n:x}", "tcp", 80, 0]],
+                "method": method,
                 "scheduler": sched,
-                "reals": reals6[rshape],
+                "reals": [[a, p, w, "eth1"] for a, p, w, _ in reals6[rshape]],
                 "hash_port": hash_port,
                 "persistence_timeout_s": persist,
                 "persistence_granularity": gran,
+                "ingress_devices": ["eth0"] if method == "DR" else [],
                 "family": 6,
             }
         )
@@ -140,6 +145,17 @@ def shapes() -> list[dict[str, Any]]:
             ],
             "scheduler": "mh",
             "reals": [["fd09:2::11", 443, 1, ""], ["fd09:2::12", 443, 1, ""]],
+            "family": 6,
+        }
+    )
+    out.append(
+        {
+            "name": "v6udpDR",
+            "matches": [["fd09:60::1", "udp", 53, 0], ["fd09:60::2", "sctp", 53, 0]],
+            "method": "DR",
+            "scheduler": "mh",
+            "reals": [["fd09:2::11", 53, 1, "eth1"], ["fd09:2::12", 53, 1, "eth1"]],
+            "ingress_devices": ["eth0", "eth1"],
             "family": 6,
         }
     )

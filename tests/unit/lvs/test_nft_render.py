@@ -136,7 +136,7 @@ def test_check_service() -> None:
     assert "TUN" in check_service(svc(method="TUN"))[0]
     v6 = Service("b", (Match("fd00::1", "tcp", 80),), reals=(Real("fd00::2", 80, 1),), family=6)
     assert check_service(v6) == []
-    assert "IPv6 with lvs_method DR" in check_service(replace(v6, method="DR"))[0]
+    assert check_service(replace(v6, method="DR")) == []
     mixed = replace(v6, reals=(Real("10.0.2.11", 80, 1),))
     assert "mixes IPv4 and IPv6" in check_service(mixed)[0]
     assert "mixes IPv4 and IPv6" in check_service(replace(v6, family=4))[0]
@@ -185,6 +185,18 @@ def test_ipv6_nat_render() -> None:
     assert "add element ip6 hadaemon fwm { 7 : jump vs_f6 }" in text
 
 
+def test_ipv6_dr_render() -> None:
+    dr = v6svc(
+        method="DR",
+        scheduler="wrr",
+        reals=(Real("fd00:2::11", 80, 2, "eth1"), Real("fd00:2::12", 80, 1, "eth1")),
+    )
+    text = "\n".join(render_service(dr, None, True)[0])
+    assert "add element netdev hadaemon svc6 { fd00::1 . tcp . 80 : jump vs_six }" in text
+    assert "jhash ip6 saddr . th sport mod 3" in text  # stateless: hash the flow
+    assert 'counter fwd ip6 to fd00:2::11 device "eth1"' in text
+
+
 def test_base_has_ipv6_table() -> None:
     base = "\n".join(render_base([], []))
     assert (
@@ -193,3 +205,17 @@ def test_base_has_ipv6_table() -> None:
     )
     assert "add rule ip6 hadaemon prerouting ip6 daddr . meta l4proto . th dport vmap @svc" in base
     assert "update @rsnew { ip6 daddr . meta l4proto . th dport }" in base
+    base = "\n".join(render_base(["eth0"], []))
+    assert "add map netdev hadaemon svc6 { type ipv6_addr . inet_proto" in base
+    assert (
+        "add rule netdev hadaemon ing_eth0 ip6 daddr . meta l4proto . th dport vmap @svc6" in base
+    )
+
+
+def test_persistence_off_flushes_kept_server_chains_before_deleting_sets() -> None:
+    """A kept DR server chain still uses its persistence set until it is rewritten (EBUSY)."""
+    before = svc(method="DR", persistence_timeout_s=60)
+    _, owned = render_service(before, None, True)
+    cmds, _ = render_service(svc(method="DR"), owned, False)
+    delete_set = cmds.index("delete set netdev hadaemon p_a__10_0_2_11_80")
+    assert cmds.index("flush chain netdev hadaemon rs_a__10_0_2_11_80") < delete_set

@@ -111,8 +111,6 @@ def test_check_config_reports_what_nft_cannot_do() -> None:
     assert any("test.conf:" in m for m in msgs)  # located
     v6 = cfg("virtual_server fd00::1 80 { real_server fd00::2 80 { weight 1 } }")
     assert not [p for p in check_config(v6) if p.severity == "error"]  # IPv6 NAT works
-    v6_dr = cfg("virtual_server fd00::1 80 { lb_kind DR\n real_server fd00::2 80 { } }")
-    assert any("IPv6 with lvs_method DR" in str(p) for p in check_config(v6_dr))
     v6_mixed = cfg("virtual_server fd00::1 80 { real_server 10.1.1.1 80 { } }")
     assert any("mixes IPv4 and IPv6" in str(p) for p in check_config(v6_mixed))
     mixed = cfg(vs_conf(kind="DR", rs1="lvs_method NAT"))
