@@ -4,8 +4,9 @@ One :class:`~hadaemon.vrrp.router.VirtualRouter` per ``vrrp_instance``. The driv
 
 - reads adverts from one raw socket per (interface, family) and feeds them to the router of
   their VRID with ``now`` = the packet's **kernel arrival stamp** (DESIGN §3);
-- keeps exactly one ``loop.call_at`` timer per router, re-armed from ``router.get_timer()``
-  after every event; before a timer fires it drains the sockets so a queued advert is seen
+- keeps exactly one timer per router, re-armed from ``router.get_timer()`` after every event,
+  on :class:`~hadaemon.io.hrtimer.HrTimers` (a timerfd: asyncio's own ``call_at`` wakes up to
+  1 ms late); before a timer fires it drains the sockets so a queued advert is seen
   first, and asks the receive hook (eBPF ``last_seen``) whether the master was seen;
 - executes the router's actions: adverts are sent at once; VIPs/routes/rules and the GARP/NA
   that follow them go through one ordered netlink queue (never blocking the loop); notify
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hadaemon.io.garp import GarpSender
+from hadaemon.io.hrtimer import HrTimerHandle, HrTimers
 from hadaemon.io.ndisc import NaSender
 from hadaemon.io.netlink import (
     LinkEvent,
@@ -137,7 +139,7 @@ class _Inst:
     vips: list[VipSpec]
     routes: list[RouteSpec]
     rules: list[RuleSpec]
-    timer: asyncio.TimerHandle | None = None
+    timer: HrTimerHandle | None = None
     group: str | None = None
     tracked_ifaces: set[str] = field(default_factory=set)
     down_ifaces: set[str] = field(default_factory=set)
@@ -201,6 +203,7 @@ class VrrpService:
         self._queue: asyncio.Queue[Coroutine[Any, Any, Any] | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timers: HrTimers | None = None
         self._started = False
         self._stopping = False
 
@@ -208,6 +211,7 @@ class VrrpService:
     async def start(self) -> None:
         """Open sockets, start every instance and its trackers."""
         self._loop = asyncio.get_running_loop()
+        self._timers = HrTimers(self._loop)
         self._tasks.append(asyncio.ensure_future(self._netlink_worker()))
         g = self.config.global_defs
         for path, script in (
@@ -262,8 +266,8 @@ class VrrpService:
         if delay_s > 0 and not resume:
             # keepalived's vrrp_startup_delay: let the network settle after boot
             log.info("Delaying VRRP startup for %g seconds", delay_s)
-            assert self._loop is not None
-            self._loop.call_later(delay_s, self._startup_all, resume)
+            assert self._timers is not None
+            self._timers.call_later(delay_s, self._startup_all, resume)
         else:
             self._startup_all(resume)
         self._started = True
@@ -308,6 +312,8 @@ class VrrpService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        if self._timers is not None:
+            self._timers.close()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(Exception):
             self.rx.close()
@@ -738,8 +744,8 @@ class VrrpService:
         if self._stopping:
             return
         t = i.router.get_timer()
-        if t is not None and self._loop is not None:
-            i.timer = self._loop.call_at(t, self._on_timer, i)
+        if t is not None and self._timers is not None:
+            i.timer = self._timers.call_at(t, self._on_timer, i)
 
     def _on_timer(self, i: _Inst) -> None:
         i.timer = None
