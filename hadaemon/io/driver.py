@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from hadaemon.config.diff import diff
 from hadaemon.io.garp import GarpSender
 from hadaemon.io.hrtimer import HrTimerHandle, HrTimers
 from hadaemon.io.ndisc import NaSender
@@ -204,6 +205,7 @@ class VrrpService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: HrTimers | None = None
+        self._tracker_tasks: list[asyncio.Task[Any]] = []
         self._started = False
         self._stopping = False
 
@@ -333,12 +335,31 @@ class VrrpService:
         await self.netlink.close()
 
     async def apply_config(self, config: Any) -> None:
-        """Reload: removed instances stop, new ones start, kept ones get new parameters."""
+        """Reload: removed instances stop, new ones start, changed ones get new parameters.
+
+        An instance whose ``vrrp_instance`` block, tracked scripts/files/processes and sync
+        group are all unchanged (:func:`hadaemon.config.diff.diff`) is not touched at all: its
+        parameters are not re-derived and its router sees no event, so a reload costs only
+        what changed. A changed ``global_defs`` (defaults every instance inherits) redoes all.
+        """
         new = _to_config(config)
+        try:
+            plan = diff(self.config, new)
+        except Exception as exc:  # not a Config model (a test's stand-in): redo everything
+            log.debug("reload diff unavailable (%s); reconfiguring every instance", exc)
+            plan = None
+        if plan is None or plan.global_defs_changed:
+            redo = set(self.insts)
+        else:
+            redo = set(plan.vrrp_instances.changed) | set(plan.affected_vrrp_instances)
         old_names = set(self.insts)
+        old_cfgs = {n: i.cfg for n, i in self.insts.items()}
+        old_scripts = self._wanted_scripts()
         new_insts = {i.name: i for i in new.vrrp_instances}
         self.config = new
         self.groups = {sg.name: list(sg.group) for sg in new.vrrp_sync_groups}
+        #: instances stopped, started or reconfigured here (the rest are left alone)
+        touched = (old_names ^ set(new_insts)) | (redo & set(new_insts))
         now = time.monotonic()
         for name in old_names - set(new_insts):
             i = self.insts.pop(name)
@@ -347,6 +368,9 @@ class VrrpService:
         for name, cfg in new_insts.items():
             if name in self.insts:
                 i = self.insts[name]
+                if name not in redo:
+                    i.cfg = cfg  # equal to the running block (only its file locations differ)
+                    continue
                 params = await self._params(cfg)
                 old_p = i.router.params
                 if (params.vrid, params.family, params.interface, params.version) != (
@@ -362,6 +386,7 @@ class VrrpService:
                     self._run(self.insts[name], ev.Startup(), time.monotonic())
                     continue
                 i.cfg = cfg
+                i.group = next((g for g, m in self.groups.items() if name in m), None)
                 old_vips, old_routes, old_rules = i.vips, i.routes, i.rules
                 i.vips, i.routes, i.rules = self._net_objects(cfg)
                 i.retired_vips = [v for v in old_vips if v not in i.vips]
@@ -379,11 +404,43 @@ class VrrpService:
                     log.error("(%s) cannot start: %s", name, exc)
                     continue
                 self._run(self.insts[name], ev.Startup(), time.monotonic())
-        self._build_sync_groups()
+        if not touched and plan is not None and plan.empty:
+            return  # nothing for the VRRP worker (e.g. only virtual servers changed)
+        self._build_sync_groups(
+            None
+            if plan is None
+            else set(plan.vrrp_sync_groups.touched)
+            | {g for g, m in self.groups.items() if touched & set(m)}
+        )
         self._update_rx()
+        cfgs = [old_cfgs[n] for n in touched if n in old_cfgs]
+        cfgs += [new_insts[n] for n in touched if n in new_insts]
+        restart = (
+            plan is None
+            or plan.global_defs_changed  # script_user, enable_script_security …
+            or not (
+                plan.vrrp_scripts.empty
+                and plan.track_files.empty
+                and plan.vrrp_track_processes.empty
+                and plan.vrrp_sync_groups.empty
+            )
+            or any(c.track_file or c.track_process for c in cfgs)
+            or self._wanted_scripts() != old_scripts
+        )
+        if not restart:
+            # the same scripts keep running: give the instances set up here their verdicts
+            for name in sorted(touched & set(self.insts)):
+                for t in self.insts[name].cfg.track_script:
+                    ts = self.track_scripts.get(t.name)
+                    if ts is not None and ts.ok is not None:
+                        self._on_script(t.name, ts.ok, only=self.insts[name])
+            return
         for ts in self.track_scripts.values():
             await ts.stop()
         self.track_scripts.clear()
+        for t in self._tracker_tasks:
+            t.cancel()
+        self._tracker_tasks.clear()
         self._start_trackers()
 
     def status(self) -> dict[str, Any]:
@@ -519,9 +576,15 @@ class VrrpService:
                 inst.group = gname
         self.insts[cfg.name] = inst
 
-    def _build_sync_groups(self) -> None:
+    def _build_sync_groups(self, only: set[str] | None = None) -> None:
+        """(Re)build the sync groups named in ``only`` (all if None); the others, unchanged,
+        keep their :class:`SyncGroup` and its state. Groups no longer configured go."""
+        keep = {} if only is None else self.sync_groups
         self.sync_groups = {}
         for name, members in self.groups.items():
+            if name in keep and name not in (only or ()):
+                self.sync_groups[name] = keep[name]
+                continue
             routers = [self.insts[m].router for m in members if m in self.insts]
             if routers:
                 self.sync_groups[name] = SyncGroup(name, routers)
@@ -561,8 +624,8 @@ class VrrpService:
             # no link-local/DAD/MLD frames from the shared VRRP MAC while BACKUP
             self.netlink.set_sysctl(f"net/ipv6/conf/{vmac}/disable_ipv6", 1)
 
-    def _start_trackers(self) -> None:
-        scripts = {s.name: s for s in self.config.vrrp_scripts}
+    def _wanted_scripts(self) -> set[str]:
+        """Names of the ``vrrp_script``s tracked by the instances and their sync groups."""
         wanted: set[str] = set()
         for i in self.insts.values():
             for t in i.cfg.track_script:
@@ -570,7 +633,11 @@ class VrrpService:
             if i.group:
                 sg = next(s for s in self.config.vrrp_sync_groups if s.name == i.group)
                 wanted.update(t.name for t in sg.track_script)
-        for name in sorted(wanted):
+        return wanted
+
+    def _start_trackers(self) -> None:
+        scripts = {s.name: s for s in self.config.vrrp_scripts}
+        for name in sorted(self._wanted_scripts()):
             vs = scripts.get(name)
             if vs is None or vs.script is None:
                 log.warning("track_script %s is not defined; ignoring it", name)
@@ -598,7 +665,7 @@ class VrrpService:
         procs = {p.name: p for p in self.config.vrrp_track_processes}
         tp_wanted = {t.name for i in self.insts.values() for t in i.cfg.track_process}
         if tp_wanted:
-            self._tasks.append(
+            self._tracker_tasks.append(
                 asyncio.ensure_future(
                     self._poll_processes({n: procs[n] for n in tp_wanted if n in procs})
                 )
@@ -606,18 +673,19 @@ class VrrpService:
         files = {f.name: f for f in self.config.track_files}
         tf_wanted = {t.name for i in self.insts.values() for t in i.cfg.track_file}
         if tf_wanted:
-            self._tasks.append(
+            self._tracker_tasks.append(
                 asyncio.ensure_future(
                     self._poll_files({n: files[n] for n in tf_wanted if n in files})
                 )
             )
+        self._tasks.extend(self._tracker_tasks)
 
     # ================================================================ trackers
-    def _on_script(self, name: str, ok: bool) -> None:
+    def _on_script(self, name: str, ok: bool, *, only: _Inst | None = None) -> None:
         scripts = {s.name: s for s in self.config.vrrp_scripts}
         vs = scripts.get(name)
         now = time.monotonic()
-        for i in self.insts.values():
+        for i in self.insts.values() if only is None else [only]:
             for t in i.cfg.track_script:
                 if t.name != name:
                     continue
