@@ -883,7 +883,10 @@ class VrrpService:
                     self._arm(m)
 
     def _drain_actions(self, i: _Inst) -> None:
-        for a in i.router.actions():
+        # adverts first (stable: otherwise in the core's order): peers time them, while each
+        # log line, state event or notify before them costs ~0.1 ms (bench_vrrp failover)
+        todo = sorted(i.router.actions(), key=lambda a: not isinstance(a, act.SendAdvert))
+        for a in todo:
             try:
                 self._execute(i, a)
             except Exception:  # a bug in one action must not kill the worker
