@@ -86,9 +86,13 @@ def test_installed_package_is_the_copy_in_the_venv(venv: Path, tmp_path: Path) -
 
 
 def test_installed_package_finds_its_ebpf_source(venv: Path, tmp_path: Path) -> None:
-    """The eBPF C source ships as data (``<prefix>/share/hadaemon/bpf``) and the loader finds it."""
+    """The eBPF source ships as data (``<prefix>/share/hadaemon/bpf``); the loader finds it."""
     r = subprocess.run(
-        [str(venv / "bin/python"), "-c", "from hadaemon.io.bpf import source_path as s; print(s())"],
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "from hadaemon.io.bpf import source_path as s; print(s())",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
