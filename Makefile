@@ -2,13 +2,19 @@
 PY := .venv/bin/python
 SETUP := .venv/.setup-done
 
-.PHONY: setup test test-unit lab bench lint typecheck clean install
+.PHONY: setup test static test-unit lab bench lint typecheck clean install
 
 setup:
 	@bash scripts/setup.sh
 
-test: setup
+test: setup static
 	$(PY) -m pytest tests -n 2 --dist loadgroup
+
+# ruff (lint + format) and mypy (strict on the pure packages): part of make test
+static: setup
+	$(PY) -m ruff check hadaemon tests bench
+	$(PY) -m ruff format --check hadaemon tests bench
+	$(PY) -m mypy hadaemon
 
 test-unit: setup
 	$(PY) -m pytest tests/unit tests/golden -q
