@@ -54,6 +54,7 @@ from hadaemon.io.netlink import (
 )
 from hadaemon.io.receive import AutoReceivePath, Binding, ReceivePathError
 from hadaemon.io.received import Received
+from hadaemon.io.sched import LateTimerMonitor
 from hadaemon.io.scripts import (
     NotifyFifo,
     ScriptRunner,
@@ -141,6 +142,9 @@ class _Inst:
     routes: list[RouteSpec]
     rules: list[RuleSpec]
     timer: HrTimerHandle | None = None
+    failover_decision_s: float | None = None
+    """Last BACKUP→MASTER on Master_Down_Timer: seconds from the timer's deadline to the
+    decision (timer lateness + draining the socket + the kernel last-seen check)."""
     group: str | None = None
     tracked_ifaces: set[str] = field(default_factory=set)
     down_ifaces: set[str] = field(default_factory=set)
@@ -205,6 +209,8 @@ class VrrpService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: HrTimers | None = None
+        self.late = LateTimerMonitor()
+        """How late router timers fired (logged past 0.1 s, as keepalived; in status)."""
         self._tracker_tasks: list[asyncio.Task[Any]] = []
         self._started = False
         self._stopping = False
@@ -450,6 +456,7 @@ class VrrpService:
             st = i.router.status()
             p = i.router.params
             st.update(
+                failover_decision_s=i.failover_decision_s,
                 interface=p.interface,
                 family=p.family,
                 version=p.version,
@@ -471,6 +478,7 @@ class VrrpService:
             "unknown_vrid_rcvd": self.unknown_vrid,
             "receive_path": self._rx_status(),
             "bpf_drops": self._rx_drops(),
+            "timers": self.late.status(),
             "track_scripts": {n: t.ok for n, t in self.track_scripts.items()},
         }
 
@@ -816,7 +824,10 @@ class VrrpService:
             i.timer = self._timers.call_at(t, self._on_timer, i)
 
     def _on_timer(self, i: _Inst) -> None:
+        deadline = i.timer.when() if i.timer is not None else None
         i.timer = None
+        if deadline is not None:  # keepalived's "A thread timer expired N seconds ago"
+            self.late.check(deadline, time.monotonic())
         # Adverts that arrived before the deadline may still sit in the socket: read them
         # first (with their kernel stamps) so a late wake-up never causes a false takeover.
         self._drain_all()
@@ -834,7 +845,10 @@ class VrrpService:
                     return
         t = r.get_timer()
         if t is not None and t <= now:
+            was_backup = r.state == State.BACKUP
             r.handle_timer(now)
+            if was_backup and r.state == State.MASTER:
+                i.failover_decision_s = time.monotonic() - t
             self._after(i)
         else:
             self._arm(i)

@@ -159,6 +159,31 @@ class StatusCollector(Collector):
                     drops.add_metric([str(reason)], float(n))
         yield drops
         yield from _receive_path_metrics(vrrp_svc.get("receive_path") if vrrp_svc else None)
+        yield from _timer_metrics(vrrp_svc.get("timers") if vrrp_svc else None)
+
+
+def _timer_metrics(timers: Any) -> Iterator[Metric]:
+    """How late the VRRP worker's timers fired (keepalived logs "A thread timer expired")."""
+    late = CounterMetricFamily(
+        "hadaemon_vrrp_timer_late", "VRRP timers that fired more than 0.1 s late"
+    )
+    worst = GaugeMetricFamily(
+        "hadaemon_vrrp_timer_max_lateness_seconds", "Largest VRRP timer lateness seen"
+    )
+    last = GaugeMetricFamily(
+        "hadaemon_vrrp_timer_last_lateness_seconds", "Lateness of the last VRRP timer"
+    )
+    if isinstance(timers, dict):
+        for fam, key in (
+            (late, "timer_late_count"),
+            (worst, "timer_max_lateness_s"),
+            (last, "timer_last_lateness_s"),
+        ):
+            if isinstance(timers.get(key), int | float):
+                fam.add_metric([], float(timers[key]))
+    yield late
+    yield worst
+    yield last
 
 
 def _receive_path_metrics(rx: Any) -> Iterator[Metric]:

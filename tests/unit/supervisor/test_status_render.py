@@ -81,6 +81,7 @@ DOC: dict[str, Any] = {
     "services": {
         "vrrp": {
             "bpf_drops": {"ttl": 7, "vrid": 1},
+            "timers": {"timer_late_count": 2, "timer_max_lateness_s": 0.4},
             "receive_path": {
                 "kind": "ebpf",
                 "last_seen": [
@@ -135,6 +136,8 @@ def test_metrics_use_keepalived_exporter_names_and_labels() -> None:
     assert s[("hadaemon_receive_path", (("kind", "ebpf"),))] == 1.0
     seen = (("family", "4"), ("ifindex", "3"), ("src", "10.0.0.1"), ("vrid", "51"))
     assert s[("hadaemon_vrrp_last_seen_age_seconds", seen)] == 0.25
+    assert s[("hadaemon_vrrp_timer_late_total", ())] == 2.0
+    assert s[("hadaemon_vrrp_timer_max_lateness_seconds", ())] == 0.4
 
 
 def test_keepalived_up_zero_when_vrrp_worker_down() -> None:
