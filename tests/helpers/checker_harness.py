@@ -132,6 +132,15 @@ class CheckerRun:
         """Attempt events of one checker, in order."""
         return [e for e in self.find("attempt") if tuple(e["cid"]) == cid]
 
+    def first_attempts(self, count: int, timeout_s: float) -> list[dict[str, Any]]:
+        """Wait for one attempt of each of the first ``count`` checkers of real server (0, 0);
+        their first attempt events, in checker order."""
+        cids = [(0, i, 0) for i in range(count)]
+        self.wait(
+            lambda: all(self.attempts(c) for c in cids), timeout_s, "an attempt of every checker"
+        )
+        return [self.attempts(c)[0] for c in cids]
+
     def logs(self) -> list[str]:
         return [e["msg"] for e in self.find("log")]
 

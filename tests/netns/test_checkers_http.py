@@ -136,15 +136,10 @@ def test_http_and_ssl_checks(lab, tmp_path: Path) -> None:
     closer = start_server(topo, rs1, "tcp", RS, "8443")
     run = CheckerRun(topo, lb, cfg, tmp_path)
     try:
-        run.wait(
-            lambda: all(run.attempts((0, i, 0)) for i in range(len(checks))),
-            20,
-            "one attempt of every checker",
-        )
-        for i in range(len(checks)):
-            first = run.attempts((0, i, 0))[0]
+        firsts = run.first_attempts(len(checks), 20)
+        for i, first in enumerate(firsts):
             assert first["ok"] == (i in good), (i, first["reason"])
-        reasons = {i: run.attempts((0, i, 0))[0]["reason"] for i in range(len(checks))}
+        reasons = {i: first["reason"] for i, first in enumerate(firsts)}
         assert "status_code [503]" in reasons[1]
         assert reasons[2].startswith("MD5 digest error to [10.0.0.11]:tcp:80 url[/ok]")
         assert reasons[3].startswith("Regex match failed")

@@ -100,15 +100,10 @@ def test_smtp_dns_ping_udp_file(tmp_path: Path) -> None:
         udp = start_server(topo, rs1, "udp", RS, "7777")
         run = CheckerRun(topo, lb, cfg, tmp_path)
         try:
-            run.wait(
-                lambda: all(run.attempts((0, i, 0)) for i in range(len(checks))),
-                10,
-                "an attempt of every checker",
-            )
-            for i in range(len(checks)):
-                first = run.attempts((0, i, 0))[0]
+            firsts = run.first_attempts(len(checks), 10)
+            for i, first in enumerate(firsts):
                 assert first["ok"] == (i in good), (i, first["reason"])
-            reasons = {i: run.attempts((0, i, 0))[0]["reason"] for i in range(len(checks))}
+            reasons = {i: first["reason"] for i, first in enumerate(firsts)}
             assert "Read timeout" in reasons[2]
             assert "port unreachable" in reasons[9]
             assert "timeout" in reasons[6]
@@ -169,13 +164,8 @@ def test_ipv6_tcp_http_and_ping(tmp_path: Path) -> None:
         web = start_server(topo, rs1, "http", rs6, "80")
         run = CheckerRun(topo, lb, cfg, tmp_path)
         try:
-            run.wait(
-                lambda: all(run.attempts((0, i, 0)) for i in range(len(checks))),
-                20,
-                "an attempt of every checker",
-            )
-            for i in range(len(checks)):
-                first = run.attempts((0, i, 0))[0]
+            firsts = run.first_attempts(len(checks), 20)
+            for i, first in enumerate(firsts):
                 assert first["ok"] == (i in good), (i, first["reason"])
             assert "TCP connection to [fd00::11]:tcp:3307 failed." in run.logs()
         finally:
