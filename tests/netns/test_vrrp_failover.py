@@ -380,6 +380,7 @@ def test_vrrpv3_10ms_adverts(lab: Lab) -> None:
 def test_garp_pacing_two_bursts(lab: Lab) -> None:
     """garp_master_repeat GARPs on becoming MASTER, the same again garp_master_delay later."""
     arp = Capture(lab.topo, lab.ns["client"], 6.0, "arp")
+    vrrp = Capture(lab.topo, lab.ns["client"], 6.0, "vrrp")
     lab.start_hadaemon(
         "r1",
         hd_config(hd_instance(priority=150, garp_master_repeat=2, garp_master_delay=1.0)),
@@ -389,8 +390,13 @@ def test_garp_pacing_two_bursts(lab: Lab) -> None:
     got = arp.result()
     frames = [f for f in got if f["eth_src"] == mac and f["spa"] == VIP]
     assert len(frames) == 4, got
+    # garp_master_delay counts from the transition to MASTER (keepalived), which is when the
+    # first advert leaves; both captures stamp with the same monotonic clock.
+    became_master = min(f["t"] for f in vrrp.result() if f["src"] == "10.0.0.1")
     first, second = frames[:2], frames[2:]
-    assert second[0]["t"] - first[-1]["t"] >= 0.9  # the delayed second burst
+    assert first[0]["t"] - became_master < 0.5  # the first burst comes with the transition
+    assert second[0]["t"] - became_master >= 0.9  # the delayed second burst
+    assert second[0]["t"] - first[-1]["t"] > 0.5  # two separate bursts
     assert first[-1]["t"] - first[0]["t"] < 0.5 and second[-1]["t"] - second[0]["t"] < 0.5
 
 
