@@ -1,11 +1,20 @@
-"""Logging setup: keepalived-like wording and destinations.
+"""Logging set-up for every hadaemon process: keepalived-like wording and destinations.
 
-- ``-l``/``--log-console``: lines on stderr as keepalived prints them,
-  ``Fri Nov 27 05:50:01 2026: (VI_1) Entering MASTER STATE``.
-- otherwise syslog (``/dev/log``, ident ``hadaemon``, facility daemon), journald-friendly; if
-  no syslog socket exists the console is used.
-- ``-D``/``--debug``: DEBUG level (``hadaemon.vrrp.pkt`` hex dumps stay off unless
-  ``pkt_debug``); INFO otherwise.
+One function, :func:`setup_logging`, configures the root logger for the daemon's supervisor,
+its workers, the single-process runner (``python -m hadaemon.workers.vrrp``), tests and bench:
+
+- target ``stderr`` (``-l``/``--log-console``, the daemon's ``--foreground``): lines on
+  stderr. Untagged (the single-process runner) they are keepalived's console lines,
+  ``Fri Nov 27 05:50:01 2026: (VI_1) Entering MASTER STATE``; tagged (the daemon, several
+  processes writing to one terminal) they also name the process and the logger,
+  ``2026-11-27 05:50:01,123 hadaemon_vrrp[4242] hadaemon.vrrp: (VI_1) Entering MASTER STATE``.
+- target ``syslog``: ``/dev/log`` (journald reads it) with ident ``hadaemon`` /
+  ``hadaemon_<worker>`` and facility daemon, as keepalived; stderr when there is no syslog
+  socket.
+- ``-D``/``--debug``: DEBUG level, INFO otherwise. Third-party chatter stays quiet even with
+  ``-D``: records below WARNING from :data:`QUIET_LIBRARIES` (pyroute2 logs every netlink
+  message) are dropped by a handler filter, because pyroute2 resets its logger level on
+  import. ``hadaemon.vrrp.pkt`` hex dumps stay off unless ``pkt_debug``.
 
 Loggers form a tree per subsystem (STYLE.md (c) 11): ``hadaemon.vrrp.proto``,
 ``hadaemon.vrrp.pkt``, ``hadaemon.vrrp.sock``, ``hadaemon.vrrp.arp``, ``hadaemon.vrrp.ndisc``,
@@ -19,51 +28,87 @@ import logging.handlers
 import os
 import sys
 import time
+from typing import TextIO
 
-__all__ = ["RateLimiter", "setup_logging"]
+__all__ = [
+    "CONSOLE_DATEFMT",
+    "CONSOLE_FORMAT",
+    "QUIET_LIBRARIES",
+    "TARGETS",
+    "RateLimiter",
+    "quiet_libraries",
+    "setup_logging",
+]
 
+#: where logs can go
+TARGETS = ("stderr", "syslog")
+#: keepalived's console line (``%c: message``)
 CONSOLE_FORMAT = "%(asctime)s: %(message)s"
 CONSOLE_DATEFMT = "%a %b %d %H:%M:%S %Y"
+#: third-party loggers kept at WARNING even with ``-D``
+QUIET_LIBRARIES = ("pyroute2",)
+_SYSLOG_SOCKET = "/dev/log"
 
 
 def setup_logging(
-    *,
+    target: str = "stderr",
     debug: bool = False,
-    console: bool = False,
+    *,
     ident: str = "hadaemon",
+    tagged: bool = True,
     pkt_debug: bool = False,
-    stream: object | None = None,
-) -> logging.Logger:
-    """Configure the ``hadaemon`` logger tree once (idempotent: old handlers are replaced).
+    stream: TextIO | None = None,
+) -> str:
+    """Configure the root logger for ``target`` (one of :data:`TARGETS`); idempotent (the
+    handlers of an earlier call are replaced).
 
-    Returns the root ``hadaemon`` logger.
+    ``tagged``: console lines name the process (``ident[pid]``) and the logger; without it they
+    are keepalived's ``date: message``. ``stream``: the console stream (default stderr).
+    Returns the target in effect (``stderr`` when ``syslog`` was asked but there is no
+    ``/dev/log``).
     """
-    root = logging.getLogger("hadaemon")
-    for h in list(root.handlers):
-        root.removeHandler(h)
-        h.close()
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    root.propagate = False
-    handler: logging.Handler
-    if not console and os.path.exists("/dev/log"):
+    if target not in TARGETS:
+        raise ValueError(f"log target {target!r}: expected one of {', '.join(TARGETS)}")
+    root = logging.getLogger()
+    for logger in (root, logging.getLogger("hadaemon")):
+        for h in list(logger.handlers):
+            logger.removeHandler(h)
+            h.close()
+    logging.getLogger("hadaemon").propagate = True
+    handler: logging.Handler | None = None
+    effective = "stderr"
+    if target == "syslog" and os.path.exists(_SYSLOG_SOCKET):
         try:
             handler = logging.handlers.SysLogHandler(
-                address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON
+                address=_SYSLOG_SOCKET, facility=logging.handlers.SysLogHandler.LOG_DAEMON
             )
-            handler.setFormatter(logging.Formatter(f"{ident}[%(process)d]: %(message)s"))
         except OSError:
-            handler = _console(stream)
-    else:
-        handler = _console(stream)
+            handler = None
+        else:
+            # %(process)d, not the pid now: the daemon forks after setting up
+            handler.setFormatter(logging.Formatter(f"{ident}[%(process)d]: %(message)s"))
+            effective = "syslog"
+    if handler is None:
+        handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+        if tagged:
+            fmt = logging.Formatter(f"%(asctime)s {ident}[%(process)d] %(name)s: %(message)s")
+        else:
+            fmt = logging.Formatter(CONSOLE_FORMAT, CONSOLE_DATEFMT)
+        handler.setFormatter(fmt)
+    handler.addFilter(quiet_libraries)
     root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
     logging.getLogger("hadaemon.vrrp.pkt").setLevel(logging.DEBUG if pkt_debug else logging.INFO)
-    return root
+    return effective
 
 
-def _console(stream: object | None) -> logging.Handler:
-    h = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    h.setFormatter(logging.Formatter(CONSOLE_FORMAT, CONSOLE_DATEFMT))
-    return h
+def quiet_libraries(record: logging.LogRecord) -> bool:
+    """Drop records below WARNING from :data:`QUIET_LIBRARIES` (a handler filter)."""
+    if record.levelno >= logging.WARNING:
+        return True
+    return not any(
+        record.name == lib or record.name.startswith(lib + ".") for lib in QUIET_LIBRARIES
+    )
 
 
 class RateLimiter:

@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from setproctitle import setproctitle
 
-    from hadaemon.supervisor.logsetup import setup_logging
+    from hadaemon.log import setup_logging
     from hadaemon.supervisor.os_ops import prctl_pdeathsig
 
     setproctitle(f"hadaemon: {args.name}" + (" (standby)" if args.standby else ""))

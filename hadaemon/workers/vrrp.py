@@ -160,8 +160,9 @@ async def _serve(config_path: str, config: Any, args: Any) -> int:
 def run_foreground(config_path: str, args: Any) -> int:
     """Run the config's VRRP instances in this process until SIGTERM/SIGINT; exit status."""
     setup_logging(
-        debug=bool(getattr(args, "debug", False)),
-        console=bool(getattr(args, "log_console", False)),
+        "stderr" if getattr(args, "log_console", False) else "syslog",
+        bool(getattr(args, "debug", False)),
+        tagged=False,
     )
     log.info("Starting hadaemon VRRP (single process) with %s", config_path)
     try:

@@ -209,7 +209,7 @@ def test_debug_logging_keeps_pyroute2_quiet(capsys: pytest.CaptureFixture[str]) 
 
     import pyroute2.netlink.core  # noqa: F401 - pyroute2 resets its own logger level on import
 
-    from hadaemon.supervisor.logsetup import setup_logging
+    from hadaemon.log import setup_logging
 
     setup_logging("stderr", True)
     try:
