@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
@@ -63,8 +64,15 @@ def inner(runs: int) -> dict[str, Any]:
             )
         return out
 
+    def reweighted(s: Service, weight: int) -> Service:
+        """``s`` with its first server at ``weight`` (the other services stay the same objects,
+        as LvsService keeps them: it rebuilds only the virtual server a verdict is about)."""
+        return dataclasses.replace(
+            s, reals=(dataclasses.replace(s.reals[0], weight=weight), *s.reals[1:])
+        )
+
     res: dict[str, Any] = {}
-    full, build, weight, mh_full, resync = [], [], [], [], []
+    full, build, weight, rebuilt, mh_full, resync = [], [], [], [], [], []
     for i in range(runs):
         b = NftBackend()
         b.destroy()
@@ -83,6 +91,10 @@ def inner(runs: int) -> dict[str, Any]:
             d2 = services(weight0=w + i)
             t0 = time.perf_counter()
             b.apply(reconcile(d2, b.cached_actual()), d2)
+            rebuilt.append(time.perf_counter() - t0)
+            d3 = [reweighted(desired[0], 100 + w + i), *desired[1:]]
+            t0 = time.perf_counter()
+            b.apply(reconcile(d3, b.cached_actual()), d3)
             weight.append(time.perf_counter() - t0)
         mh = [Service(s.name, s.matches, scheduler="mh", reals=s.reals) for s in services()]
         t0 = time.perf_counter()
@@ -92,7 +104,8 @@ def inner(runs: int) -> dict[str, Any]:
     res["100x10 wrr, one transaction (reconcile+render+apply)"] = _ms(full)
     res["  of which reconcile (pure)"] = _ms(build)
     res["100x10 switch all to mh (Maglev tables)"] = _ms(mh_full)
-    res["one weight change (fast path)"] = _ms(weight)
+    res["one weight change (reconcile+render+apply, other 99 services unchanged)"] = _ms(weight)
+    res["one weight change, all 100 Service objects rebuilt (fingerprints)"] = _ms(rebuilt)
     res["read back + parse 100x10 (resync)"] = _ms(resync)
 
     # checker DOWN → rule change, through LvsService (config → desired → reconcile → nft)

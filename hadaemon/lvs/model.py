@@ -14,9 +14,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import operator
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+import msgpack
 
 #: scheduler names the nft data path implements natively
 NATIVE_SCHEDULERS = ("rr", "wrr", "sh", "mh", "random")
@@ -110,7 +113,11 @@ class Service:
 
     @functools.cached_property
     def _fingerprint(self) -> str:
-        return hashlib.blake2b(repr(self).encode(), digest_size=6).hexdigest()
+        # every field (found by dataclasses.fields) as plain values packed by msgpack's C code:
+        # about half the cost of the generated recursive dataclass __repr__. The digest must be
+        # stable across processes (a respawned worker adopts the rules by it), so no hash().
+        packed = msgpack.packb(_canonical(self))
+        return hashlib.blake2b(packed, digest_size=6).hexdigest()
 
     def fingerprint(self) -> str:
         """A short stable digest of everything that shapes the generated rules (cached)."""
@@ -120,6 +127,23 @@ class Service:
     def active_reals(self) -> tuple[Real, ...]:
         """Real servers that may receive new connections (weight > 0)."""
         return tuple(r for r in self.reals if r.weight > 0)
+
+
+_match_values = operator.attrgetter(*(f.name for f in fields(Match)))
+_real_values = operator.attrgetter(*(f.name for f in fields(Real)))
+_service_values = operator.attrgetter(*(f.name for f in fields(Service)))
+
+
+def _canonical(svc: Service) -> tuple[Any, ...]:
+    """Every field of ``svc`` as nested tuples of str/int/bool (the fingerprint's input)."""
+    out: list[Any] = []
+    for v in _service_values(svc):
+        if isinstance(v, tuple) and v and isinstance(v[0], Match):
+            v = tuple(map(_match_values, v))
+        elif isinstance(v, tuple) and v and isinstance(v[0], Real):
+            v = tuple(map(_real_values, v))
+        out.append(v)
+    return tuple(out)
 
 
 def make_name(m: Match) -> str:

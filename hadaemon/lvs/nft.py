@@ -150,7 +150,11 @@ def _elem_map(m: Match, svc: Service) -> str:
 
 @dataclass
 class _Owned:
-    """Objects of one service in the kernel (or as last applied)."""
+    """Objects of one service in the kernel (or as last applied).
+
+    Never changed once built (``render_service`` returns a new one), so ``apply`` copies only the
+    dict that holds them.
+    """
 
     family: str
     fingerprint: str = ""
@@ -159,16 +163,6 @@ class _Owned:
     keys: set[tuple[str, str]] = field(default_factory=set)  # (map, element key text)
     #: rs chain -> digest of its one rule (unchanged servers are not rewritten)
     rs_hash: dict[str, str] = field(default_factory=dict)
-
-    def copy(self) -> _Owned:
-        return _Owned(
-            self.family,
-            self.fingerprint,
-            set(self.chains),
-            set(self.sets),
-            set(self.keys),
-            dict(self.rs_hash),
-        )
 
 
 def _hash_key(svc: Service, flow: bool) -> str:
@@ -280,7 +274,9 @@ def render_service(
     fp = svc.fingerprint()
     vs = vs_chain(svc.name)
     new = _Owned(_fam(svc), fp)
-    cmds = [f"add chain {t} {vs}", f"flush chain {t} {vs}"]
+    # an existing chain is only flushed: "add chain" would cost a parse and a kernel message
+    cmds = [] if old is not None and vs in old.chains else [f"add chain {t} {vs}"]
+    cmds.append(f"flush chain {t} {vs}")
     new.chains.add(vs)
     want_rs = {} if direct(svc) else {rs_chain(svc.name, r): r for r in svc.reals}
     want_sets = {p_set(svc.name, r): r for r in svc.reals} if svc.persistence_timeout_s else {}
@@ -483,7 +479,8 @@ class NftBackend:
         if not ops:
             return
         cmds: list[str] = []
-        owned = {n: o.copy() for n, o in self._owned.items()}
+        # shallow: render_service never mutates an _Owned, it returns a new one
+        owned = dict(self._owned)
         devices, base = self._devices, self._base
         applied = dict(self._applied)
         # deletes first (frees dispatch keys), then the rest

@@ -490,12 +490,15 @@ class LvsService:
         self._dirty: set[str] | None = None  # None: everything
         #: VirtualServer.key -> quorum up (hysteresis state)
         self.quorum_up: dict[str, bool] = {}
+        #: fingerprint -> (invalid, what the backend cannot do): checks of the last update
+        self._checked: dict[str, tuple[bool, list[str]]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Create the table(s) and program the data path."""
         backend = self._backend or select_backend()
         self.engine = LvsEngine(backend)
+        self._checked = {}
         for p in check_config(self.config):
             (log.error if p.severity == "error" else log.warning)("%s", p)
         self._update(resync=True)
@@ -586,15 +589,24 @@ class LvsService:
         """Leave out what cannot be rendered, so that one bad service never blocks the rest."""
         assert self.engine is not None
         out = []
+        seen: dict[str, tuple[bool, list[str]]] = {}
         for s in services:
-            if validate_service(s):  # already among the problems from service_for_vs
+            # memo by fingerprint: a checker verdict changes one service, and parsing every
+            # address of the other ones again would cost more than the nft transaction
+            fp = s.fingerprint()
+            hit = self._checked.get(fp)
+            if hit is None:
+                hit = (bool(validate_service(s)), self.engine.backend.check(s))
+            seen[fp] = hit
+            invalid, why = hit
+            if invalid:  # already among the problems from service_for_vs
                 continue
-            why = self.engine.backend.check(s)
             if why:
                 for w in why:
                     self.problems.append(LvsProblem("error", f"{w} (left out of the data path)"))
                 continue
             out.append(s)
+        self._checked = seen
         return out
 
     def _desired(self, all_dirty: bool) -> tuple[list[Service], list[LvsProblem]]:

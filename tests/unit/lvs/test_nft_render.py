@@ -104,6 +104,29 @@ def test_weight_change_rewrites_only_the_vs_chain() -> None:
     assert touched == {"vs_a"}
 
 
+def test_weight_change_and_down_in_nat_are_the_smallest_batch() -> None:
+    """Direct NAT: a weight change or a server going down is one flush + the vs rules.
+
+    No "add chain" for the existing chain, nothing outside ``vs_a``: libnftables' cost per
+    command is small next to its cache fetch, but every extra object is one more kernel message.
+    """
+    _, owned = render_service(svc(scheduler="wrr"), None, True)
+    for changed in (
+        svc(scheduler="wrr", reals=(replace(REALS[0], weight=5), *REALS[1:])),
+        svc(scheduler="wrr", reals=REALS[1:]),  # 10.0.2.11 down (removed)
+    ):
+        cmds, new = render_service(changed, owned, False)
+        assert [c.split()[:5] for c in cmds] == [
+            ["flush", "chain", "ip", "hadaemon", "vs_a"],
+            ["add", "rule", "ip", "hadaemon", "vs_a"],
+            ["add", "rule", "ip", "hadaemon", "vs_a"],
+        ], cmds
+        assert new.chains == {"vs_a"} and new.keys == owned.keys
+    # a chain missing from the kernel (deleted by hand, so absent from the read-back) is created
+    cmds, _ = render_service(svc(scheduler="wrr"), replace(owned, chains=set()), False)
+    assert cmds[:2] == ["add chain ip hadaemon vs_a", "flush chain ip hadaemon vs_a"]
+
+
 def test_dr_service_and_fwmark_nat() -> None:
     cmds, _ = render_service(svc(method="DR"), None, True)
     text = "\n".join(cmds)

@@ -82,8 +82,47 @@ def test_fingerprint_tracks_every_field() -> None:
         svc(method="DR"),
         svc(reals=(Real("10.0.0.1", 80, 0),)),
         svc(hash_port=True),
+        svc(reals=(Real("10.0.0.1", 80, 1, "eth1"), Real("10.0.0.2", 80, 2))),
+        svc(ingress_devices=("eth0",)),
+        svc(family=6),
+        svc(sorry=True),
+        svc(seed=1),
+        svc(ipvs_scheduler="wlc"),
+        svc(persistence_granularity="255.255.255.0"),
+        Service("a", (Match(fwmark=1),), reals=base.reals),
     ):
-        assert other.fingerprint() != base.fingerprint()
+        assert other.fingerprint() != base.fingerprint(), other
+    # every field of Service, Match and Real is in the fingerprint's input
+    from dataclasses import fields
+
+    from hadaemon.lvs.model import _canonical
+
+    c = _canonical(base)
+    assert len(c) == len(fields(Service))
+    assert len(c[1][0]) == len(fields(Match)) and len(c[4][0]) == len(fields(Real))
+
+
+def test_fingerprint_is_the_same_in_another_process() -> None:
+    """A respawned worker adopts the rules by their fingerprints: no per-process hash()."""
+    import subprocess
+    import sys
+
+    code = (
+        "from hadaemon.lvs.model import Match, Real, Service\n"
+        "print(Service('a', (Match('10.1.1.1', 'tcp', 80),),"
+        " reals=(Real('10.0.0.1', 80, 1), Real('10.0.0.2', 80, 2))).fingerprint())"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed},
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert outs == {svc().fingerprint()}
 
 
 def test_memory_backend_converges_and_is_atomic() -> None:
