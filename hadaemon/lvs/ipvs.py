@@ -7,19 +7,29 @@ resync (which re-reads the kernel) completes or repairs it.
 
 A virtual_server_group becomes one IPVS service per address/fwmark (as keepalived does without
 ``nftables_ipvs``). Scheduler names go to the kernel unchanged (``Service.ipvs_scheduler``).
+
+IPv6: services and destinations carry ``AF_INET6`` and 16-byte addresses; a fwmark service
+belongs to one family (``IPVS_SVC_ATTR_AF``), so mark 7 for IPv4 and mark 7 for IPv6 are two
+services. ``IPVS_SVC_ATTR_NETMASK`` is a 32-bit attribute: for IPv4 the netmask in network byte
+order, for IPv6 the persistence prefix length (1-128) as a host-order integer (what ipvsadm and
+keepalived send; the kernel rejects other values). pyroute2 declares the attribute ``ip4addr``,
+so the IPv6 prefix length travels as the dotted quad whose four bytes are that integer
+(:func:`netmask_to_wire`).
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import socket
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hadaemon.lvs.backend import BackendError
-from hadaemon.lvs.model import Match, Service
+from hadaemon.lvs.model import Match, Service, v6_granularity_mask
 from hadaemon.lvs.reconcile import (
     ActualState,
     AddService,
@@ -111,10 +121,49 @@ def ipvs_scheduler(svc: Service) -> str:
     return {"random": "wrr", "fo": "fo"}.get(svc.scheduler, svc.scheduler)
 
 
-def _key(m: Match) -> SvcKey:
+def _af(address: str) -> int:
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def _norm(address: str) -> str:
+    """An address as the kernel's dump gives it back (IPv6 compressed)."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return address
+
+
+def _key(m: Match, family: int = 4) -> SvcKey:
     if m.fwmark:
-        return SvcKey(socket.AF_INET, 0, "", 0, m.fwmark)
-    return SvcKey(socket.AF_INET, PROTO[m.protocol], m.address, m.port, 0)
+        return SvcKey(socket.AF_INET6 if family == 6 else socket.AF_INET, 0, "", 0, m.fwmark)
+    return SvcKey(_af(m.address), PROTO[m.protocol], _norm(m.address), m.port, 0)
+
+
+def netmask_of(svc: Service) -> str:
+    """The persistence netmask in :class:`SvcRec` form: IPv4 dotted quad, IPv6 prefix length."""
+    if svc.family != 6:
+        return svc.persistence_granularity
+    mask = v6_granularity_mask(svc.persistence_granularity) or "::"  # "::": refused by check
+    return str(bin(int(ipaddress.IPv6Address(mask))).count("1"))
+
+
+def netmask_to_wire(af: int, netmask: str) -> str:
+    """``IPVS_SVC_ATTR_NETMASK`` for pyroute2's ``ip4addr`` codec.
+
+    IPv4: the netmask itself. IPv6: the prefix length as a host-order u32, spelled as the dotted
+    quad of those four bytes (``128`` → ``128.0.0.0`` on little-endian hosts), which is exactly
+    the ``nla_put_u32(…, NETMASK, plen)`` of ipvsadm and keepalived.
+    """
+    if af != socket.AF_INET6:
+        return netmask
+    return socket.inet_ntoa(struct.pack("=I", int(netmask)))
+
+
+def netmask_from_wire(af: int, text: str) -> str:
+    """Inverse of :func:`netmask_to_wire` (for the dump)."""
+    if af != socket.AF_INET6:
+        return text
+    return str(struct.unpack("=I", socket.inet_aton(text))[0])
 
 
 def records(svc: Service) -> dict[SvcKey, SvcRec]:
@@ -125,13 +174,15 @@ def records(svc: Service) -> dict[SvcKey, SvcRec]:
     fwd = FWD[svc.method]
     out: dict[SvcKey, SvcRec] = {}
     for m in svc.matches:
-        k = _key(m)
-        dests = tuple(sorted(((r.address, r.port or m.port), (r.weight, fwd)) for r in svc.reals))
+        k = _key(m, svc.family)
+        dests = tuple(
+            sorted(((_norm(r.address), r.port or m.port), (r.weight, fwd)) for r in svc.reals)
+        )
         out[k] = SvcRec(
             ipvs_scheduler(svc),
             flags,
             svc.persistence_timeout_s,
-            svc.persistence_granularity,
+            netmask_of(svc),
             dests,
         )
     return out
@@ -145,13 +196,13 @@ def service_obj(k: SvcKey, rec: SvcRec | None = None) -> Any:
     if k.fwmark:
         kw.update(fwmark=k.fwmark, af=k.af)
     else:
-        kw.update(addr=k.addr, port=k.port, protocol=k.protocol)
+        kw.update(addr=k.addr, port=k.port, protocol=k.protocol, af=k.af)
     if rec is not None:
         kw.update(
             sched_name=rec.sched,
             timeout=rec.timeout,
             flags={"flags": rec.flags, "mask": 0xFFFF},
-            netmask=rec.netmask,
+            netmask=netmask_to_wire(k.af, rec.netmask),
         )
     return IPVSService(**kw)
 
@@ -160,7 +211,7 @@ def dest_obj(addr: str, port: int, weight: int, fwd: int) -> Any:
     """A ``pyroute2.IPVSDest``."""
     from pyroute2 import IPVSDest
 
-    return IPVSDest(addr=addr, port=port, weight=weight, fwd_method=fwd)
+    return IPVSDest(addr=addr, port=port, weight=weight, fwd_method=fwd, addr_family=_af(addr))
 
 
 def _attrs(msg: Any, nla: str) -> dict[str, Any]:
@@ -176,7 +227,9 @@ def parse_dump(sock: IpvsSocket) -> dict[SvcKey, SvcRec]:
         k = SvcKey(
             int(a.get("IPVS_SVC_ATTR_AF", socket.AF_INET)),
             int(a.get("IPVS_SVC_ATTR_PROTOCOL", 0)),
-            str(a.get("IPVS_SVC_ATTR_ADDR", "")) if not a.get("IPVS_SVC_ATTR_FWMARK") else "",
+            _norm(str(a.get("IPVS_SVC_ATTR_ADDR", "")))
+            if not a.get("IPVS_SVC_ATTR_FWMARK")
+            else "",
             int(a.get("IPVS_SVC_ATTR_PORT", 0)) if not a.get("IPVS_SVC_ATTR_FWMARK") else 0,
             int(a.get("IPVS_SVC_ATTR_FWMARK", 0)),
         )
@@ -188,18 +241,19 @@ def parse_dump(sock: IpvsSocket) -> dict[SvcKey, SvcRec]:
             d = _attrs(dmsg, "IPVS_CMD_ATTR_DEST")
             dests.append(
                 (
-                    (str(d["IPVS_DEST_ATTR_ADDR"]), int(d.get("IPVS_DEST_ATTR_PORT", 0))),
+                    (_norm(str(d["IPVS_DEST_ATTR_ADDR"])), int(d.get("IPVS_DEST_ATTR_PORT", 0))),
                     (
                         int(d.get("IPVS_DEST_ATTR_WEIGHT", 0)),
                         int(d.get("IPVS_DEST_ATTR_FWD_METHOD", 0)) & 0x7,
                     ),
                 )
             )
+        default_mask = "128.0.0.0" if k.af == socket.AF_INET6 else "255.255.255.255"
         out[k] = SvcRec(
             str(a.get("IPVS_SVC_ATTR_SCHED_NAME", "")),
             int(flags.get("flags", 0)) & (IP_VS_SVC_F_PERSISTENT | IP_VS_SVC_F_SCHED2),
             int(a.get("IPVS_SVC_ATTR_TIMEOUT", 0)),
-            str(a.get("IPVS_SVC_ATTR_NETMASK", "255.255.255.255")),
+            netmask_from_wire(k.af, str(a.get("IPVS_SVC_ATTR_NETMASK", default_mask))),
             tuple(sorted(dests)),
         )
     return out
@@ -253,7 +307,7 @@ class IpvsBackend:
             services[name] = svc.fingerprint() if have == want else ""
         for k in kernel:
             if k not in claimed:  # foreign or left over: owned by nobody we know → delete it
-                services[f"ipvs:{k.protocol}:{k.addr}:{k.port}:{k.fwmark}"] = ""
+                services[f"ipvs:{k.af}:{k.protocol}:{k.port}:{k.fwmark}:{k.addr}"] = ""
         return ActualState(services, True, ())
 
     def cached_actual(self) -> ActualState:
@@ -298,17 +352,13 @@ class IpvsBackend:
                 if isinstance(op, DeleteService):
                     old = self._applied.pop(op.name, None)
                     keys = set(records(old)) if old is not None else set()
-                    if op.name.startswith("ipvs:"):
-                        _, proto, addr, port, fwmark = op.name.split(":", 4)
-                        keys.add(SvcKey(socket.AF_INET, int(proto), addr, int(port), int(fwmark)))
+                    if op.name.startswith("ipvs:"):  # the address last: IPv6 has colons
+                        _, af, proto, port, fwmark, addr = op.name.split(":", 5)
+                        keys.add(SvcKey(int(af), int(proto), addr, int(port), int(fwmark)))
                     have = {k: v for k, v in self._kernel.items() if k in keys}
                     self._apply_records({}, have)
                 elif isinstance(op, AddService | UpdateService):
                     svc = op.service
-                    if svc.family != 4:
-                        raise BackendError(
-                            f"{svc.name}: IPv6 is not implemented in the IPVS backend"
-                        )
                     old = self._applied.get(svc.name)
                     keys = set(records(svc)) | (set(records(old)) if old else set())
                     have = {k: v for k, v in self._kernel.items() if k in keys}
@@ -333,8 +383,17 @@ class IpvsBackend:
         self._applied.clear()
 
     def check(self, svc: Service) -> list[str]:
-        if svc.family != 4 or any(":" in m.address for m in svc.matches):
-            return [f"{svc.name}: IPv6 is not implemented in the IPVS backend yet"]
+        """IPv4 and IPv6 together in one service only with TUN (as the kernel allows)."""
+        fams = {_af(m.address) for m in svc.matches if not m.fwmark}
+        fams |= {_af(r.address) for r in svc.reals}
+        if any(m.fwmark for m in svc.matches):
+            fams.add(socket.AF_INET6 if svc.family == 6 else socket.AF_INET)
+        if len(fams) > 1 and svc.method != "TUN":
+            where = ", ".join(str(m) for m in svc.matches)
+            return [
+                f"virtual server {where}: mixes IPv4 and IPv6 addresses; IPVS forwards between "
+                "families only with lvs_method TUN"
+            ]
         return []
 
     def describe(self) -> dict[str, Any]:

@@ -9,6 +9,8 @@ assertions are on the command sequence and on the attributes the kernel receives
 from __future__ import annotations
 
 import socket
+import struct
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -34,6 +36,10 @@ CMD = {
 }
 
 
+#: raw bytes of every request message the backend made (newest last)
+RAW: list[bytes] = []
+
+
 def wire(cmd: int, attrs: list[tuple[str, Any]]) -> g.ipvsmsg:
     """Encode an IPVS genl message to bytes and decode it back (what the other side sees)."""
     msg = g.ipvsmsg()
@@ -41,6 +47,7 @@ def wire(cmd: int, attrs: list[tuple[str, Any]]) -> g.ipvsmsg:
     msg["version"] = 1
     msg["attrs"] = attrs
     msg.encode()
+    RAW.append(bytes(msg.data))
     out = g.ipvsmsg(bytes(msg.data))
     out.decode()
     return out
@@ -61,6 +68,8 @@ class KernelModel:
     @staticmethod
     def _key(a: dict[str, Any]) -> tuple[Any, ...]:
         if a.get("IPVS_SVC_ATTR_FWMARK"):
+            if a["IPVS_SVC_ATTR_AF"] == socket.AF_INET6:  # a fwmark service per family
+                return ("fwmark6", a["IPVS_SVC_ATTR_FWMARK"])
             return ("fwmark", a["IPVS_SVC_ATTR_FWMARK"])
         return (a["IPVS_SVC_ATTR_PROTOCOL"], a["IPVS_SVC_ATTR_ADDR"], a["IPVS_SVC_ATTR_PORT"])
 
@@ -244,3 +253,129 @@ def test_probe_and_backend_selection_work_inside_a_running_loop() -> None:
         return select_backend().name
 
     assert asyncio.run(pick()) == "nft"
+
+
+# -- IPv6 -------------------------------------------------------------------------------------
+# attribute numbers from include/uapi/linux/ip_vs.h, independent of pyroute2's tables
+SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK, SVC_SCHED, SVC_FLAGS = 1, 2, 3, 4, 5, 6, 7
+SVC_TIMEOUT, SVC_NETMASK = 8, 9
+DEST_ADDR, DEST_PORT, DEST_FWD, DEST_WEIGHT, DEST_AF = 1, 2, 3, 4, 11
+
+
+def nlas(data: bytes) -> dict[int, bytes]:
+    """Netlink attributes of ``data`` as ``{type: payload}`` (a parser of our own)."""
+    out: dict[int, bytes] = {}
+    i = 0
+    while i + 4 <= len(data):
+        ln, typ = struct.unpack_from("=HH", data, i)
+        out[typ & 0x3FFF] = data[i + 4 : i + ln]
+        i += (ln + 3) & ~3
+    return out
+
+
+def requests(cmd: int) -> list[dict[int, dict[int, bytes]]]:
+    """Raw requests with generic-netlink command ``cmd``: ``{top attr: {attr: payload}}``."""
+    out = []
+    for raw in RAW:
+        if raw[16] != cmd:  # after nlmsghdr (16 bytes): genlmsghdr.cmd
+            continue
+        out.append({t: nlas(p) for t, p in nlas(raw[20:]).items()})
+    return out
+
+
+def v6(weights: tuple[int, ...] = (3, 1), **kw: Any) -> Service:
+    reals = tuple(Real(f"fd00:2::{11 + i}", 8080, w) for i, w in enumerate(weights))
+    kw.setdefault("ipvs_scheduler", "wrr")
+    return Service("v6", (Match("fd00:0:0::1", "tcp", 80),), reals=reals, family=6, **kw)
+
+
+def test_ipv6_service_and_dests_on_the_wire() -> None:
+    RAW.clear()
+    k = KernelModel()
+    b = IpvsBackend(k)
+    desired = [v6(persistence_timeout_s=300, persistence_granularity="/64")]
+    assert b.check(desired[0]) == []
+    sync(b, desired)
+    (svc_msg,) = requests(g.IPVS_CMD_NEW_SERVICE)
+    a = svc_msg[1]  # IPVS_CMD_ATTR_SERVICE
+    assert a[SVC_AF] == struct.pack("=H", socket.AF_INET6)
+    assert a[SVC_ADDR] == socket.inet_pton(socket.AF_INET6, "fd00::1")  # 16 bytes
+    assert a[SVC_PORT] == struct.pack("!H", 80)
+    assert a[SVC_PROTOCOL] == struct.pack("=H", socket.IPPROTO_TCP)
+    assert a[SVC_SCHED] == b"wrr\0"
+    assert a[SVC_TIMEOUT] == struct.pack("=I", 300)
+    assert struct.unpack("=II", a[SVC_FLAGS])[0] & IP_VS_SVC_F_PERSISTENT
+    # IPv6: the prefix length as a host-order u32 (ipvsadm/keepalived nla_put_u32), not a mask
+    assert a[SVC_NETMASK] == struct.pack("=I", 64)
+    dests = requests(g.IPVS_CMD_NEW_DEST)
+    assert len(dests) == 2
+    for d, addr, w in zip(dests, ("fd00:2::11", "fd00:2::12"), (3, 1), strict=True):
+        assert d[1][SVC_AF] == struct.pack("=H", socket.AF_INET6)  # the service key
+        assert d[1][SVC_ADDR] == socket.inet_pton(socket.AF_INET6, "fd00::1")
+        assert d[2][DEST_AF] == struct.pack("=H", socket.AF_INET6)
+        assert d[2][DEST_ADDR] == socket.inet_pton(socket.AF_INET6, addr)
+        assert d[2][DEST_PORT] == struct.pack("!H", 8080)
+        assert d[2][DEST_WEIGHT] == struct.pack("=I", w)
+        assert d[2][DEST_FWD] == struct.pack("=I", IP_VS_CONN_F_MASQ)
+    # the kernel's view read back (compressed addresses, prefix length) equals the desired one
+    assert reconcile(desired, b.read_actual()) == []
+    # one weight change is one IPVS_CMD_SET_DEST
+    k.log.clear()
+    sync(b, [v6((3, 7), persistence_timeout_s=300, persistence_granularity="/64")], fresh=False)
+    assert k.log == [("dest", "set")]
+
+
+def test_ipv6_default_netmask_is_128() -> None:
+    RAW.clear()
+    b = IpvsBackend(KernelModel())
+    sync(b, [v6()])  # keepalived's default granularity 255.255.255.255: one client address
+    (svc_msg,) = requests(g.IPVS_CMD_NEW_SERVICE)
+    assert svc_msg[1][SVC_NETMASK] == struct.pack("=I", 128)
+    assert reconcile([v6()], b.read_actual()) == []
+
+
+def test_fwmark_services_per_family() -> None:
+    RAW.clear()
+    k = KernelModel()
+    b = IpvsBackend(k)
+    four = Service("m4", (Match(fwmark=7),), reals=(Real("10.0.2.11", 0, 1),), family=4)
+    six = Service("m6", (Match(fwmark=7),), reals=(Real("fd00:2::11", 0, 1),), family=6)
+    sync(b, [four, six])
+    assert set(k.services) == {("fwmark", 7), ("fwmark6", 7)}
+    fams = sorted(m[1][SVC_AF] for m in requests(g.IPVS_CMD_NEW_SERVICE))
+    assert fams == sorted(struct.pack("=H", f) for f in (socket.AF_INET, socket.AF_INET6))
+    for m in requests(g.IPVS_CMD_NEW_SERVICE):
+        assert m[1][SVC_FWMARK] == struct.pack("=I", 7) and SVC_ADDR not in m[1]
+    assert reconcile([four, six], b.read_actual()) == []
+    # removing the IPv6 one leaves the IPv4 one
+    sync(b, [four], fresh=False)
+    assert set(k.services) == {("fwmark", 7)}
+
+
+def test_foreign_ipv6_service_is_removed() -> None:
+    k = KernelModel()
+    b = IpvsBackend(k)
+    sync(b, [v6()])
+    stray = {
+        "IPVS_SVC_ATTR_AF": socket.AF_INET6,
+        "IPVS_SVC_ATTR_PROTOCOL": 17,
+        "IPVS_SVC_ATTR_ADDR": "fd00:9::9",
+        "IPVS_SVC_ATTR_PORT": 53,
+        "IPVS_SVC_ATTR_SCHED_NAME": "rr",
+        "IPVS_SVC_ATTR_NETMASK": "128.0.0.0",
+    }
+    k.services[(17, "fd00:9::9", 53)] = stray
+    k.dests[(17, "fd00:9::9", 53)] = {}
+    ops = sync(b, [v6()])
+    assert [type(o).__name__ for o in ops] == ["DeleteService"]
+    assert (17, "fd00:9::9", 53) not in k.services
+    assert reconcile([v6()], b.read_actual()) == []
+
+
+def test_mixed_families_only_with_tun() -> None:
+    b = IpvsBackend(KernelModel())
+    mixed = Service("x", (Match("10.0.0.1", "tcp", 80),), reals=(Real("fd00:2::11", 80, 1),))
+    (why,) = b.check(mixed)
+    assert "mixes IPv4 and IPv6" in why and "TUN" in why
+    assert b.check(replace(mixed, method="TUN")) == []
+    assert b.check(v6()) == []
