@@ -86,6 +86,25 @@ class QuorumState:
 
 
 @dataclass(frozen=True)
+class CheckerTransition:
+    """One checker went up or down (keepalived mails these with ``smtp_alert``)."""
+
+    vs: str
+    rs_ip: str
+    rs_port: int
+    #: keepalived's ``[ip]:tcp:port`` name of the real server
+    rs: str
+    #: checker type (``TCP_CHECK``...)
+    kind: str
+    #: the checker's new state
+    up: bool
+    #: the real server's health after this result
+    rs_up: bool
+    #: whether this result changed the real server's health
+    rs_changed: bool
+
+
+@dataclass(frozen=True)
 class RunScript:
     """Run a notify/quorum script (argv already split), as ``user`` if given."""
 
@@ -109,7 +128,15 @@ class LogLine:
     message: str
 
 
-Action = RealServerState | SorryServerState | QuorumState | RunScript | FifoLine | LogLine
+Action = (
+    RealServerState
+    | SorryServerState
+    | QuorumState
+    | CheckerTransition
+    | RunScript
+    | FifoLine
+    | LogLine
+)
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -300,6 +327,19 @@ class HealthEngine:
         elif outcome.changed and reason:
             actions.append(LogLine("info", reason))
         healthy = rs.healthy
+        if outcome.changed:
+            actions.append(
+                CheckerTransition(
+                    vs.spec.key,
+                    rs.spec.ip,
+                    rs.spec.port,
+                    svc,
+                    chk.spec.kind,
+                    outcome.up,
+                    healthy,
+                    healthy != was_healthy,
+                )
+            )
         if healthy != was_healthy:
             actions.extend(self._rs_health_changed(vs, rs, healthy))
         elif healthy and rs.weight != old_weight:

@@ -7,7 +7,9 @@ actions they produce and reports upward through ``emit(kind, body)``:
   present, weight, reason}`` - ``present``/``weight`` is what the LVS table should hold for this
   real server (``inhibit_on_failure`` gives ``present=True, weight=0``);
 - ``sorry_server_state``: ``{vs, vs_key, ip, port, active, present, weight}``;
-- ``quorum_state``: ``{vs, vs_key, up, live_weight, quorum, hysteresis}``.
+- ``quorum_state``: ``{vs, vs_key, up, live_weight, quorum, hysteresis}``;
+- ``checker_state``: ``{vs, vs_key, rs, rs_ip, rs_port, checker, up, rs_up, rs_changed}`` - one
+  checker went up or down (what keepalived's ``smtp_alert`` mails).
 
 ``vs`` is keepalived's name (``[192.168.100.100]:tcp:3306``), ``vs_key`` the config model's
 ``VirtualServer.key`` (``192.168.100.100:3306/TCP``) when the config came from the model.
@@ -28,6 +30,7 @@ from typing import Any
 from hadaemon.checkers.decisions import (
     Action,
     CheckerId,
+    CheckerTransition,
     FifoLine,
     HealthEngine,
     LogLine,
@@ -290,6 +293,21 @@ class CheckerService:
                     "live_weight": a.live_weight,
                     "quorum": a.quorum,
                     "hysteresis": a.hysteresis,
+                },
+            )
+        elif isinstance(a, CheckerTransition):
+            self._emit(
+                "checker_state",
+                {
+                    "vs": a.vs,
+                    "vs_key": self._model_key(a.vs),
+                    "rs": a.rs,
+                    "rs_ip": a.rs_ip,
+                    "rs_port": a.rs_port,
+                    "checker": a.kind,
+                    "up": a.up,
+                    "rs_up": a.rs_up,
+                    "rs_changed": a.rs_changed,
                 },
             )
         elif isinstance(a, RunScript):

@@ -1150,7 +1150,8 @@ class VrrpService:
         line = instance_line(kind, a.name, a.state, a.priority)
         for f in self.fifos:
             f.write(line)
-        if a.group:
+        if a.group:  # instances report through state_changed; groups only here (smtp_alert)
+            self.emit("sync_group_state", {"group": a.name, "state": a.state})
             cfg = next((s for s in self.config.vrrp_sync_groups if s.name == a.name), None)
         else:
             inst = self.insts.get(a.name)

@@ -51,6 +51,7 @@ from hadaemon.supervisor.lifecycle import (
     Spawn,
     describe_exit,
 )
+from hadaemon.supervisor.mailer import SmtpAlerts
 
 log = logging.getLogger("hadaemon.supervisor")
 
@@ -68,6 +69,8 @@ SPARE_WORKERS = ("vrrp",)
 SPARE_DELAY_S = 1.0
 #: after a worker exits, how long to keep reading its pipe for its last words
 EXIT_DRAIN_S = 0.2
+#: at exit, how long queued smtp_alert mails may still take
+SMTP_DRAIN_S = 2.0
 
 
 class ConfigLoadError(Exception):
@@ -241,6 +244,7 @@ class Supervisor:
         self.spare_delay_s = float(getattr(args, "standby_delay_s", SPARE_DELAY_S))
         spare = getattr(args, "standby_workers", None)
         self.spare_workers: set[str] = set(SPARE_WORKERS if spare is None else spare)
+        self.smtp_alerts = SmtpAlerts(config)
 
     # -- helpers --------------------------------------------------------------------------
     def _spawn_task(self, coro: Any) -> None:
@@ -409,6 +413,7 @@ class Supervisor:
             os_ops.remove_file(self.path("status.sock"))
         if self._metrics is not None:
             await self._metrics.cleanup()
+        await asyncio.to_thread(self.smtp_alerts.close, SMTP_DRAIN_S)
         for t in list(self._tasks):
             t.cancel()
 
@@ -617,6 +622,7 @@ class Supervisor:
                 pass
             else:
                 self.vrrp_states[msg.instance] = msg.state
+                self.smtp_alerts.instance_state(msg.instance, msg.state)
             log.info(
                 "(%s) %s -> %s%s",
                 msg.instance,
@@ -657,6 +663,7 @@ class Supervisor:
             h.fatal_message = msg.message
         elif isinstance(msg, m.ServiceEvent):
             log.debug("worker %s event %s %s", h.name, msg.event, msg.body)
+            self.smtp_alerts.event(msg.event, msg.body)
         else:
             log.warning("worker %s sent unexpected %s", h.name, msg.KIND)
 
@@ -753,6 +760,7 @@ class Supervisor:
                 log.warning("reload plan not computed (%s); workers get the whole config", exc)
         old_listen = self.loader.metrics_listen(self.config)
         self.config = new
+        self.smtp_alerts.reconfigure(new)
         self.generation += 1
         names = self.loader.vrrp_instance_names(new)
         self.vrrp_states = {k: v for k, v in self.vrrp_states.items() if k in names}
