@@ -13,8 +13,15 @@
  * What passes is stamped with bpf_ktime_get_ns() (CLOCK_MONOTONIC, the clock of Python's
  * time.monotonic_ns()), recorded in last_seen[(ifindex, vlan, family, vrid)] and sent as a
  * ring-buffer record, then handed on to the stack (XDP_PASS / TC_ACT_OK) so the raw socket
- * still reads it. Non-VRRP traffic is never touched. Interfaces/VLANs without a bitmap entry
- * pass unfiltered (counted), so a hook never judges traffic it was not configured for.
+ * still reads it.
+ *
+ * VLANs: the key's vlan is the innermost tag's VID, 0 for untagged frames. XDP (generic) sees
+ * tags in the frame; at tc ingress the stack has already moved the outer tag to
+ * skb->vlan_tci, which seeds the key (see hadaemon/io/vlan.py for where user space attaches
+ * for an instance on a VLAN device).
+ *
+ * Non-VRRP traffic is never touched. Interfaces/VLANs without a bitmap entry pass unfiltered
+ * (counted), so a hook never judges traffic it was not configured for.
  *
  * Only uapi headers are used so that any recent kernel headers compile it.
  */
@@ -58,7 +65,7 @@ static __always_inline int drop(u32 reason)
 	return VRRP_ENFORCE ? V_DROP : V_PASS;
 }
 
-static __always_inline int vrrp_parse(void *data, void *end, u32 ifindex, u8 hook)
+static __always_inline int vrrp_parse(void *data, void *end, u32 ifindex, u16 meta_vlan, u8 hook)
 {
 	u64 now = bpf_ktime_get_ns();
 	struct ethhdr *eth = data;
@@ -72,6 +79,8 @@ static __always_inline int vrrp_parse(void *data, void *end, u32 ifindex, u8 hoo
 
 	if ((void *)(eth + 1) > end)
 		return V_PASS;
+	/* a tag the NIC or the stack already took off the frame (tc: skb->vlan_tci) */
+	ikey.vlan = meta_vlan;
 	proto = eth->h_proto;
 	off = (u8 *)(eth + 1);
 
@@ -198,8 +207,10 @@ int xdp_vrrp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 
-	return vrrp_parse(data, end, ctx->ingress_ifindex, VRRP_HOOK_XDP) == V_DROP ? XDP_DROP
-										   : XDP_PASS;
+	/* generic XDP runs before the stack takes tags off: they are in the frame, unless the
+	 * NIC strips them (rx-vlan-hw-parse), which is why user space picks tc then */
+	return vrrp_parse(data, end, ctx->ingress_ifindex, 0, VRRP_HOOK_XDP) == V_DROP ? XDP_DROP
+										      : XDP_PASS;
 }
 
 int tc_vrrp(struct __sk_buff *skb)
@@ -207,6 +218,11 @@ int tc_vrrp(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 
-	return vrrp_parse(data, end, skb->ifindex, VRRP_HOOK_TC) == V_DROP ? TC_ACT_SHOT
-									    : TC_ACT_OK;
+	/* at tc ingress the stack has already moved the outer tag into skb->vlan_tci (and a
+	 * QinQ inner tag, if any, is still in the frame: the innermost one names the VLAN) */
+	u16 meta_vlan = skb->vlan_present ? (skb->vlan_tci & 0x0FFF) : 0;
+
+	return vrrp_parse(data, end, skb->ifindex, meta_vlan, VRRP_HOOK_TC) == V_DROP
+		       ? TC_ACT_SHOT
+		       : TC_ACT_OK;
 }

@@ -413,6 +413,16 @@ class VrrpFilter:
         """Empty ``last_seen`` (tests, and on reload of a router)."""
         self._last_seen.clear()
 
+    def forget_ifindex(self, ifindex: int) -> None:
+        """Drop every ``vrid_bitmap`` and ``last_seen`` entry of ``ifindex`` (all VLANs): the
+        interface is gone (an ifindex is never reused while the namespace lives)."""
+        for k in [k for k in self._bitmap if k.ifindex == ifindex]:
+            with contextlib.suppress(KeyError):
+                del self._bitmap[k]
+        for k in [k for k in self._last_seen if k.ifindex == ifindex]:
+            with contextlib.suppress(KeyError):
+                del self._last_seen[k]
+
     @staticmethod
     def _seen(family: int, v: Any) -> Seen:
         return Seen(
@@ -512,6 +522,10 @@ class VrrpFilter:
         """{ifname: "xdp"|"tc"} for what this object attached."""
         return {a.ifname: a.hook for a in self._attached.values()}
 
+    def attached(self) -> dict[int, tuple[str, str]]:
+        """{ifindex: (ifname, "xdp"|"tc")} for what this object attached."""
+        return {i: (a.ifname, a.hook) for i, a in self._attached.items()}
+
     def _attach_xdp(self, ifname: str, ifindex: int) -> None:
         current = xdp_prog_id(ifindex)
         if current:
@@ -593,10 +607,30 @@ class VrrpFilter:
         try:
             ifindex = socket.if_nametoindex(ifname)
         except OSError:
+            ifindex = 0
+        if ifindex not in self._attached:
             ifindex = next((i for i, a in self._attached.items() if a.ifname == ifname), 0)
+        self.detach_index(ifindex)
+
+    def detach_index(self, ifindex: int) -> None:
+        """Detach what this object attached to ``ifindex`` and forget its map entries.
+
+        The device may be gone (deleted, or re-created under the same name with a new
+        ifindex): the kernel removed the program with it, only the bookkeeping is left.
+        """
         att = self._attached.pop(ifindex, None)
         if att is None:
+            self.forget_ifindex(ifindex)
             return
+        try:
+            current = socket.if_nametoindex(att.ifname)
+        except OSError:
+            current = 0
+        if current != ifindex:  # gone, or another device has the name now: not ours to touch
+            log.info("eBPF VRRP filter: %s (ifindex %d) is gone", att.ifname, ifindex)
+            self.forget_ifindex(ifindex)
+            return
+        ifname = att.ifname
         try:
             if att.hook == "xdp":
                 # only if the program there is still ours (a successor may have replaced it)
@@ -608,8 +642,7 @@ class VrrpFilter:
                     self._del_clsact_if_empty(ifindex)
         except Exception as exc:  # interface gone, netlink error: nothing left to undo
             log.debug("detach from %s: %s", ifname, exc)
-        for fam in (socket.AF_INET, socket.AF_INET6):
-            self.clear_vrids(ifindex, fam)
+        self.forget_ifindex(ifindex)
 
     def _del_clsact_if_empty_sync(self, ifindex: int) -> None:
         from pyroute2 import NetlinkError
@@ -628,8 +661,8 @@ class VrrpFilter:
         """Detach everywhere and free the program and maps. Idempotent."""
         if self._closed:
             return
-        for att in list(self._attached.values()):
-            self.detach(att.ifname)
+        for ifindex in list(self._attached):
+            self.detach_index(ifindex)
         self._closed = True
         try:
             self.bpf.cleanup()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import errno
 import logging
 import os
@@ -36,12 +37,13 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hadaemon.io import cbpf
 from hadaemon.io.received import Received
+from hadaemon.io.vlan import HookTarget, hook_mode, resolve_target, rx_vlan_offload_safe
 
 log = logging.getLogger("hadaemon.bpf")
 
@@ -127,6 +129,10 @@ class ReceivePath(Protocol):
 
     def update_vrids(self, ifname: str, family: int, vrids: Iterable[int]) -> None:
         """Change the VRIDs configured on (interface, family) (reload)."""
+        ...
+
+    def remove(self, fd: int) -> None:
+        """Stop receiving on socket ``fd`` (its interface is gone or was re-created)."""
         ...
 
     def status(self) -> dict[str, Any]:
@@ -259,6 +265,21 @@ class ClassicReceivePath:
                 e.binding = Binding(ifname, family, ids, e.binding.sock)
                 return
         raise ReceivePathError(f"no receive socket on {ifname} for family {family}")
+
+    def remove(self, fd: int) -> None:
+        """Stop receiving on socket ``fd``: closed if this path opened it, else its filter is
+        taken off (the owner closes it). Its user-space last-seen entries go with it."""
+        e = self._socks.pop(fd, None)
+        if e is None:
+            return
+        if e.owned:
+            e.sock.close()
+        else:
+            with contextlib.suppress(OSError):
+                cbpf.detach(e.sock)
+        if not any(x.ifindex == e.ifindex and x.family == e.family for x in self._socks.values()):
+            for k in [k for k in self._seen if k[0] == e.ifindex and k[1] == e.family]:
+                del self._seen[k]
 
     # -- reading -------------------------------------------------------------------------------
     def read(self, fd: int | None = None) -> list[Received]:
@@ -469,8 +490,45 @@ class _PendingEvents:
                 del self.by_key[key]
 
 
+Resolver = Callable[[str, int], HookTarget]
+"""(ifname, ifindex) -> where the filter sits for it (:func:`hadaemon.io.vlan.resolve_target`)."""
+OffloadProbe = Callable[[str], "bool | None"]
+"""ifname -> whether it strips VLAN tags in hardware (:func:`hadaemon.io.vlan.rx_vlan_offload`)."""
+
+
+def hook_plan(
+    ifnames: Iterable[str],
+    attach_mode: str = "auto",
+    *,
+    resolve: Resolver = resolve_target,
+    offload: OffloadProbe = rx_vlan_offload_safe,
+) -> dict[str, str]:
+    """{hook device: attach mode} for receiving on ``ifnames``: an instance on a VLAN device
+    is filtered on the lowest device of its stack (:mod:`hadaemon.io.vlan`), with tc there if
+    the device strips tags in hardware. Interfaces that no longer exist are left out."""
+    vlans: dict[str, bool] = {}
+    for name in ifnames:
+        try:
+            ifindex = socket.if_nametoindex(name)
+        except OSError:
+            continue
+        t = resolve(name, ifindex)
+        vlans[t.ifname] = vlans.get(t.ifname, False) or t.vlan != 0
+    return {
+        dev: hook_mode(attach_mode, v, offload(dev) if v and attach_mode == "auto" else False)
+        for dev, v in vlans.items()
+    }
+
+
 class EbpfReceivePath(ClassicReceivePath):
-    """The classic sockets plus the in-kernel eBPF filter, kernel stamps and kernel last_seen."""
+    """The classic sockets plus the in-kernel eBPF filter, kernel stamps and kernel last_seen.
+
+    Each socket's interface maps to a :class:`~hadaemon.io.vlan.HookTarget`: the device the
+    program is attached to and the (ifindex, VLAN) key its adverts get in the maps. For an
+    untagged interface that is the interface itself with VLAN 0; for ``eth0.100`` it is
+    ``eth0`` with VLAN 100. Ring-buffer records and ``last_seen`` are translated back to the
+    socket's ifindex, so callers only ever see the interface the instance is configured on.
+    """
 
     def __init__(
         self,
@@ -478,13 +536,22 @@ class EbpfReceivePath(ClassicReceivePath):
         *,
         vrrp_filter: Any = None,
         attach_mode: str = "auto",
+        resolve: Resolver | None = None,
+        offload: OffloadProbe | None = None,
     ) -> None:
         from hadaemon.io.bpf import VrrpFilter
 
         self._filter = vrrp_filter if vrrp_filter is not None else VrrpFilter()
         self._attach_mode = attach_mode
-        # interfaces the filter was already attached to (e.g. in AutoReceivePath's thread)
-        self._hooks: dict[str, str] = dict(self._filter.attachments())
+        self._resolve: Resolver = resolve or resolve_target
+        self._offload: OffloadProbe = offload or rx_vlan_offload_safe
+        # devices the filter was already attached to (e.g. in AutoReceivePath's thread):
+        # hook ifindex -> (ifname, "xdp"|"tc")
+        self._hooks: dict[int, tuple[str, str]] = dict(self._filter.attached())
+        self._targets: dict[int, HookTarget] = {}
+        """socket ifindex -> where its adverts are filtered and under which key"""
+        self._by_key: dict[tuple[int, int], int] = {}
+        """(hook ifindex, vlan) -> socket ifindex (the reverse of ``_targets``)"""
         self._pending = _PendingEvents()
         self._filter.open_events(self._on_event)
         super().__init__(())
@@ -517,8 +584,12 @@ class EbpfReceivePath(ClassicReceivePath):
         return self._filter
 
     def hooks(self) -> dict[str, str]:
-        """{ifname: "xdp"|"tc"}."""
-        return dict(self._hooks)
+        """{ifname: "xdp"|"tc"} of the devices the program is attached to."""
+        return {name: hook for name, hook in self._hooks.values()}
+
+    def targets(self) -> dict[int, HookTarget]:
+        """{socket ifindex: HookTarget}."""
+        return dict(self._targets)
 
     def _add(self, b: Binding) -> _Sock:
         e = super()._add(b)
@@ -531,24 +602,89 @@ class EbpfReceivePath(ClassicReceivePath):
             raise
         return e
 
+    def _target(self, e: _Sock) -> HookTarget:
+        t = self._targets.get(e.ifindex)
+        if t is None:
+            t = self._resolve(e.ifname, e.ifindex)
+        return t
+
+    def _mode_for(self, t: HookTarget) -> str:
+        vlans = t.vlan != 0 or any(
+            x.vlan for x in self._targets.values() if x.ifindex == t.ifindex
+        )
+        probe = vlans and self._attach_mode == "auto"
+        return hook_mode(self._attach_mode, vlans, self._offload(t.ifname) if probe else False)
+
     def _attach(self, e: _Sock) -> None:
         from hadaemon.io.bpf import BpfUnavailable
 
-        if e.ifname not in self._hooks:
-            try:
-                self._hooks[e.ifname] = self._filter.attach(e.ifname, self._attach_mode)
-            except BpfUnavailable as exc:
-                raise ReceivePathError(str(exc)) from None
-        self._filter.set_vrids(e.ifindex, e.family, e.binding.vrids)
+        t = self._target(e)
+        mode = self._mode_for(t)
+        have = self._hooks.get(t.ifindex)
+        try:
+            if have is None:
+                self._hooks[t.ifindex] = (t.ifname, self._filter.attach(t.ifname, mode))
+            elif have[1] == "xdp" and mode == "tc":
+                # a VLAN instance joined an XDP-hooked device whose NIC strips tags: move the
+                # device to tc (its bitmaps are set again below and by the loop)
+                log.info("eBPF VRRP filter on %s moves to tc (VLANs, rx-vlan offload)", t.ifname)
+                self._filter.detach_index(t.ifindex)
+                del self._hooks[t.ifindex]
+                self._hooks[t.ifindex] = (t.ifname, self._filter.attach(t.ifname, mode))
+                for x in self._socks.values():
+                    xt = self._targets.get(x.ifindex)
+                    if xt is not None and xt.ifindex == t.ifindex and x is not e:
+                        self._filter.set_vrids(xt.ifindex, x.family, x.binding.vrids, vlan=xt.vlan)
+        except BpfUnavailable as exc:
+            raise ReceivePathError(str(exc)) from None
+        self._targets[e.ifindex] = t
+        self._by_key[t.key] = e.ifindex
+        self._filter.set_vrids(t.ifindex, e.family, e.binding.vrids, vlan=t.vlan)
+        if t.vlan:
+            log.info(
+                "eBPF VRRP filter for %s (%s): on %s, VLAN %d",
+                e.ifname,
+                "IPv4" if e.family == socket.AF_INET else "IPv6",
+                t.ifname,
+                t.vlan,
+            )
 
     def update_vrids(self, ifname: str, family: int, vrids: Iterable[int]) -> None:
         """Replace the VRID set: kernel bitmap and socket filter."""
         ids = frozenset(vrids)
         super().update_vrids(ifname, family, ids)
-        self._filter.set_vrids(socket.if_nametoindex(ifname), family, ids)
+        for e in self._socks.values():
+            if e.ifname == ifname and e.family == family:
+                t = self._target(e)
+                self._filter.set_vrids(t.ifindex, family, ids, vlan=t.vlan)
+
+    def remove(self, fd: int) -> None:
+        """Stop receiving on ``fd``; its bitmap goes, and the program leaves the hook device
+        when no other socket needs it (a device that is gone took the program with it)."""
+        e = self._socks.get(fd)
+        super().remove(fd)
+        if e is None:
+            return
+        t = self._targets.get(e.ifindex)
+        if t is None:
+            return
+        with contextlib.suppress(Exception):
+            self._filter.clear_vrids(t.ifindex, e.family, vlan=t.vlan)
+        if any(x.ifindex == e.ifindex for x in self._socks.values()):
+            return  # the other family still receives there
+        del self._targets[e.ifindex]
+        self._by_key.pop(t.key, None)
+        if not any(x.ifindex == t.ifindex for x in self._targets.values()):
+            self._hooks.pop(t.ifindex, None)
+            self._filter.detach_index(t.ifindex)
 
     def _on_event(self, ev: Any) -> None:
-        self._pending.add((ev.ifindex, ev.family, ev.vrid, ev.src), ev.ktime_ns)
+        ifindex = self._by_key.get((ev.ifindex, ev.vlan))
+        if ifindex is None:
+            if ev.vlan:
+                return  # a VLAN no socket of ours receives: no packet will claim it
+            ifindex = ev.ifindex
+        self._pending.add((ifindex, ev.family, ev.vrid, ev.src), ev.ktime_ns)
 
     def read(self, fd: int | None = None) -> list[Received]:
         """Drain sockets; each packet carries its eBPF stamp when its record is found."""
@@ -581,9 +717,12 @@ class EbpfReceivePath(ClassicReceivePath):
         return super()._accept(e, r)
 
     def last_seen(self, ifindex: int, family: int, vrid: int) -> SeenTuple | None:
-        """The kernel map's entry, or the latest packet read if that is newer."""
+        """The kernel map's entry (under the interface's hook key), or the latest packet read
+        if that is newer. ``ifindex`` is the socket's interface (e.g. ``eth0.100``'s)."""
         user = self._seen.get((ifindex, family, vrid))
-        k = self._filter.last_seen(ifindex, family, vrid)
+        t = self._targets.get(ifindex)
+        hook_ifindex, vlan = t.key if t is not None else (ifindex, 0)
+        k = self._filter.last_seen(hook_ifindex, family, vrid, vlan=vlan)
         if k is None:
             return user
         kern = (k.ktime_ns, k.priority, k.src)
@@ -591,7 +730,12 @@ class EbpfReceivePath(ClassicReceivePath):
 
     def _last_seen_keys(self) -> set[tuple[int, int, int]]:
         keys = set(self._seen)
-        keys.update((k[0], k[2], k[3]) for k in self._filter.last_seen_all() if k[1] == 0)
+        for k in self._filter.last_seen_all():
+            ifindex = self._by_key.get((k[0], k[1]))
+            if ifindex is None and k[1] == 0:
+                ifindex = k[0]
+            if ifindex is not None:
+                keys.add((ifindex, k[2], k[3]))
         return keys
 
     def counters(self) -> dict[str, int]:
@@ -604,6 +748,11 @@ class EbpfReceivePath(ClassicReceivePath):
         """As the classic path, plus the hook used on each interface."""
         st = super().status()
         st["hooks"] = self.hooks()
+        st["vlan_hooks"] = {
+            e.ifname: {"hook": t.ifname, "hook_ifindex": t.ifindex, "vlan": t.vlan}
+            for e in self._socks.values()
+            if (t := self._targets.get(e.ifindex)) is not None and t.vlan
+        }
         return st
 
     def close(self) -> None:
@@ -657,8 +806,8 @@ class AutoReceivePath:
         f = VrrpFilter(enforce=self.enforce)
         release_compiler_memory()
         try:
-            for ifname in ifnames:
-                f.attach(ifname, self.attach_mode)
+            for dev, mode in hook_plan(ifnames, self.attach_mode).items():
+                f.attach(dev, mode)
         except BpfUnavailable:
             f.close()
             raise
@@ -759,6 +908,10 @@ class AutoReceivePath:
     def update_vrids(self, ifname: str, family: int, vrids: Iterable[int]) -> None:
         """Change the VRIDs of (interface, family)."""
         self._impl.update_vrids(ifname, family, vrids)
+
+    def remove(self, fd: int) -> None:
+        """Stop receiving on socket ``fd`` (see :meth:`ClassicReceivePath.remove`)."""
+        self._impl.remove(fd)
 
     def status(self) -> dict[str, Any]:
         """Status of the active path, plus why eBPF is not in use."""
