@@ -30,6 +30,7 @@ import dataclasses
 import ipaddress
 import logging
 import os
+import select
 import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -154,6 +155,12 @@ class _Inst:
     """``use_vmac``: the macvlan carrying the VIPs and sending GARPs with the VRRP MAC."""
 
 
+MASTER_DOWN_LEAD_S = 0.001
+"""How early a BACKUP wakes before Master_Down_Timer: covers the wake-up latency of an idle
+CPU plus draining the sockets and the eBPF ``last_seen`` lookup (together ~0.4 ms here), so
+that the takeover advert leaves at the deadline instead of that much after it."""
+
+
 def _lvl(name: str) -> int:
     return {
         "debug": logging.DEBUG,
@@ -209,6 +216,8 @@ class VrrpService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: HrTimers | None = None
+        self.master_down_lead_s = MASTER_DOWN_LEAD_S
+        """A BACKUP wakes this long before Master_Down_Timer to do its reads ahead of time."""
         self.late = LateTimerMonitor()
         """How late router timers fired (logged past 0.1 s, as keepalived; in status)."""
         self._tracker_tasks: list[asyncio.Task[Any]] = []
@@ -820,8 +829,62 @@ class VrrpService:
         if self._stopping:
             return
         t = i.router.get_timer()
-        if t is not None and self._timers is not None:
+        if t is None or self._timers is None:
+            return
+        if i.router.state == State.BACKUP and self.master_down_lead_s > 0:
+            i.timer = self._timers.call_at(
+                t - self.master_down_lead_s, self._on_master_down_lead, i, t
+            )
+        else:
             i.timer = self._timers.call_at(t, self._on_timer, i)
+
+    def _on_master_down_lead(self, i: _Inst, deadline: float) -> None:
+        """A BACKUP's timer, ``master_down_lead_s`` before Master_Down_Timer expires.
+
+        The reads that decide a takeover (drain the sockets, the kernel's ``last_seen``) and
+        the wake-up itself are done ahead of the deadline; then the loop waits out the rest on
+        the clock and, after one last non-blocking look at the sockets, expires the timer
+        exactly at the deadline. A BACKUP's timer only gets this far when the master is
+        already ``Master_Down_Interval - master_down_lead_s`` silent, so the short wait costs
+        nothing in steady state.
+        """
+        i.timer = None
+        self.late.check(deadline - self.master_down_lead_s, time.monotonic())
+        self._drain_all()
+        if i.timer is not None:  # an advert for this router re-armed it
+            return
+        r = i.router
+        if r.state != State.BACKUP or r.get_timer() != deadline:
+            self._arm(i)
+            return
+        if self._master_seen_rearmed(i, deadline):
+            return
+        while time.monotonic() < deadline:
+            pass
+        if self._rx_readable():
+            self._drain_all()
+            if i.timer is not None:
+                return
+        self._expire(i, deadline)
+
+    def _rx_readable(self) -> bool:
+        fds = self.rx.filenos()
+        return bool(fds) and bool(select.select(fds, [], [], 0)[0])
+
+    def _master_seen_rearmed(self, i: _Inst, now: float) -> bool:
+        """Push Master_Down_Timer past ``now`` if the kernel saw the master (eBPF last_seen)."""
+        r = i.router
+        seen = self._master_seen(i)
+        if seen is None:
+            return False
+        # the kernel saw the master after what user space read: the core pushes
+        # Master_Down_Timer to seen + Master_Down_Interval
+        r.note_master_seen(seen)
+        if (t2 := r.get_timer()) is not None and t2 > now:
+            proto_log.debug("(%s) kernel saw the master at %.6f; re-arming", r.name, seen)
+            self._arm(i)
+            return True
+        return False
 
     def _on_timer(self, i: _Inst) -> None:
         deadline = i.timer.when() if i.timer is not None else None
@@ -833,16 +896,16 @@ class VrrpService:
         self._drain_all()
         now = time.monotonic()
         r = i.router
-        if r.state == State.BACKUP and (t := r.get_timer()) is not None and t <= now:
-            seen = self._master_seen(i)
-            if seen is not None:
-                # the kernel saw the master (eBPF last_seen) after what user space read:
-                # the core pushes Master_Down_Timer to seen + Master_Down_Interval
-                r.note_master_seen(seen)
-                if (t2 := r.get_timer()) is not None and t2 > now:
-                    proto_log.debug("(%s) kernel saw the master at %.6f; re-arming", r.name, seen)
-                    self._arm(i)
-                    return
+        t = r.get_timer()
+        due_backup = r.state == State.BACKUP and t is not None and t <= now
+        if due_backup and self._master_seen_rearmed(i, now):
+            return
+        self._expire(i, now)
+
+    def _expire(self, i: _Inst, now: float) -> None:
+        """Run the router's due timer (``now`` ≥ its deadline), or re-arm it if not due."""
+        r = i.router
+        now = max(now, time.monotonic())
         t = r.get_timer()
         if t is not None and t <= now:
             was_backup = r.state == State.BACKUP

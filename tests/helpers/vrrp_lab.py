@@ -286,15 +286,17 @@ import json, socket, struct, sys, time
 proto, seconds = sys.argv[1], float(sys.argv[2])
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
 s.bind(("eth1", 0))
+s.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS: the kernel's arrival time
 s.settimeout(0.05)
 out = []
 end = time.monotonic() + seconds
 print("ready", flush=True)
 while time.monotonic() < end:
     try:
-        f = s.recv(2048)
+        f, anc, _flags, _addr = s.recvmsg(2048, 64)
     except socket.timeout:
         continue
+    kt = next((struct.unpack("qq", d[:16]) for lv, ty, d in anc if ty == 35), None)
     et = struct.unpack("!H", f[12:14])[0]
     if proto == "arp" and et == 0x0806:
         op = struct.unpack("!H", f[20:22])[0]
@@ -308,7 +310,8 @@ while time.monotonic() < end:
     elif proto == "vrrp" and et == 0x0800 and f[23] == 112:
         ihl = (f[14] & 15) * 4
         v = f[14 + ihl:]
-        out.append(dict(t=time.monotonic(), src=socket.inet_ntoa(f[26:30]),
+        out.append(dict(t=time.monotonic(), kt=kt[0] + kt[1] / 1e9 if kt else None,
+                        src=socket.inet_ntoa(f[26:30]),
                         dst=socket.inet_ntoa(f[30:34]), ttl=f[22], vrid=v[1], prio=v[2]))
 print(json.dumps(out), flush=True)
 """
@@ -319,7 +322,9 @@ class Capture:
 
     ``proto``: ``arp`` (ARP frames), ``na`` (ICMPv6 neighbour adverts) or ``vrrp`` (IPv4 proto
     112). The constructor returns once the capture socket is open; :meth:`result` waits for the
-    end and returns the decoded frames as dicts.
+    end and returns the decoded frames as dicts. ``t``: when the capture read the frame
+    (``time.monotonic()``); VRRP frames also carry ``kt``, the kernel's arrival stamp
+    (CLOCK_REALTIME, s), for intervals that must not include the reader's scheduling delay.
     """
 
     def __init__(self, topo: Topology, ns: str, seconds: float, proto: str = "arp") -> None:

@@ -7,12 +7,15 @@ import contextlib
 import os
 import re
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.netns import wait_for
 from helpers.vrrp_lab import Capture, Lab, hd_config, hd_instance
+
+from hadaemon.vrrp.timing import cs_to_s, master_down_interval_cs
 
 pytestmark = [pytest.mark.root, pytest.mark.netns]
 
@@ -541,3 +544,30 @@ def test_vrrp_startup_delay(lab: Lab) -> None:
     with pytest.raises(AssertionError):  # nothing happens before the delay is over
         lab.wait_log("r1", r"Entering", timeout_s=1.0, since=since)
     lab.wait_holder(VIP, "r1")
+
+
+@pytest.mark.parametrize("path", [pytest.param("ebpf", marks=pytest.mark.bpf), "classic"])
+def test_takeover_never_before_master_down_interval(lab: Lab, path: str) -> None:
+    """The backup's first advert follows the master's last one by at least Master_Down_Interval
+    (RFC 5798 6.4.2), on both receive paths, over two kill -9 / preempt-back rounds. The
+    backup does its reads ahead of the deadline (driver.MASTER_DOWN_LEAD_S); this checks that
+    the early wake-up never turns into an early takeover. Gaps from the client's kernel stamps."""
+    mdi_s = cs_to_s(master_down_interval_cs(100, 10, 3))  # prio 100, 0.1 s adverts: 0.3609
+    extra = () if path == "ebpf" else ("--no-bpf",)
+    lab.start_hadaemon("r2", hd_config(hd_instance(priority=100)), *extra)
+    for _round in range(2):
+        lab.start_hadaemon("r1", hd_config(hd_instance(priority=150)), "--no-bpf")
+        lab.wait_holder(VIP, "r1")
+        if path == "ebpf":
+            lab.wait_log("r2", "VRRP receive path: eBPF", 60)
+        mark = len(lab.log("r2"))
+        cap = Capture(lab.topo, lab.ns["client"], 3.0, "vrrp")
+        time.sleep(0.5)  # the capture sees a few of r1's adverts first
+        lab.kill9("r1")
+        lab.wait_log("r2", MASTER, since=mark)
+        frames = [f for f in cap.result() if f["vrid"] == 51]
+        last_r1 = max(f["kt"] for f in frames if f["src"] == "10.0.0.1")
+        first_r2 = min(f["kt"] for f in frames if f["src"] == "10.0.0.2")
+        gap_s = first_r2 - last_r1
+        assert gap_s >= mdi_s - 0.0005, (gap_s, mdi_s)  # never early (0.5 ms stamp slack)
+        assert gap_s < mdi_s + 2.0, (gap_s, mdi_s)  # and it did take over on its own timer
