@@ -881,6 +881,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    # Ctrl-C must interrupt even when SIGINT came in ignored (a shell without job control
+    # starts background commands that way, and Python then installs no handler of its own)
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     lab = Lab(opts)
     rc = 0
     error = ""
@@ -902,6 +905,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lab.close()
         finally:
             signal.signal(signal.SIGTERM, old_term)
+            signal.signal(signal.SIGINT, old_int)
     if rc == 130:
         print("hadaemon lab: interrupted; the lab was removed.", file=sys.stderr)
         return rc
