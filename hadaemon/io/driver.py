@@ -780,6 +780,7 @@ class VrrpService:
             await asyncio.sleep(TRACK_PROCESS_POLL_S)
 
     def _on_link(self, e: LinkEvent) -> None:
+        self._follow_recreated(e)
         now = time.monotonic()
         for i in self.insts.values():
             if e.ifname in i.tracked_ifaces:
@@ -790,6 +791,57 @@ class VrrpService:
                 elif not e.up and not down:
                     i.down_ifaces.add(e.ifname)
                     self._run(i, ev.InterfaceDown(e.ifname), now)
+
+    def _follow_recreated(self, e: LinkEvent) -> None:
+        """Follow an interface that was deleted and created again under the same name (a veth
+        re-created, a NIC driver reloaded): the kernel took the sockets' device binding, their
+        group memberships and the eBPF program with the old device. Open new sockets on the
+        new device and hand them to the receive path, which attaches the filter there and
+        keys its maps by the new ifindex (keepalived follows re-created interfaces by netlink
+        as well). The instance's FAULT/BACKUP comes from the link events as usual."""
+        if not e.ifindex or self._stopping or self._loop is None:
+            return
+        stale = [k for k, s in self.sockets.items() if k[0] == e.ifname and s.ifindex != e.ifindex]
+        if not stale:
+            return
+        try:
+            if socket.if_nametoindex(e.ifname) != e.ifindex:
+                return  # an old event: the current device announces itself later
+        except OSError:
+            return
+        for key in stale:
+            old = self.sockets[key]
+            cfg = next((i.cfg for i in self.insts.values() if i.sock_key == key), None)
+            try:
+                new = VrrpSocket(
+                    key[0],
+                    key[1],
+                    multicast_group=(cfg.mcast_dst_ip or None) if cfg is not None else None,
+                    unicast_ttl=cfg.unicast_ttl if cfg is not None else 255,
+                )
+            except VrrpSocketError as exc:
+                log.error("%s was re-created but its VRRP socket cannot be: %s", e.ifname, exc)
+                continue
+            fd = old.fileno()
+            if fd in self._rx_fds:
+                self._loop.remove_reader(fd)
+                self._rx_fds.discard(fd)
+                with contextlib.suppress(Exception):
+                    self.rx.remove(fd)
+            old.close()
+            self.sockets[key] = new
+            log.info(
+                "%s was re-created (ifindex %d -> %d): VRRP %s socket reopened",
+                e.ifname,
+                old.ifindex,
+                new.ifindex,
+                "IPv4" if key[1] == socket.AF_INET else "IPv6",
+            )
+        for senders in (self.garp, self.na):
+            sender = senders.pop(e.ifname, None)
+            if sender is not None:
+                sender.close()
+        self._update_rx()
 
     # ================================================================ receive + timers
     def _on_readable(self, fd: int) -> None:
