@@ -1,0 +1,156 @@
+"""An interface carrying the eBPF filter is deleted and created again under a running daemon.
+
+A veth re-created, a NIC driver reloaded: same name, new ifindex. The kernel drops the XDP
+program, the sockets' device binding and their group memberships with the old device. The
+VRRP worker must notice (netlink), go FAULT while the link is gone, then reopen its sockets,
+attach the filter to the new device, key its maps by the new ifindex and carry on: BACKUP
+behind the live master (never a second master), the eBPF path active again in
+``hadaemon status`` with the kernel stamping the master's adverts under the new ifindex, and
+it still takes over (sends) when the master goes away.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers.netns import sh, wait_for
+from helpers.vrrp_lab import PYTHON, Lab, hd_config, hd_instance, ka_config
+
+pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bpf]
+
+VIP = "10.0.0.200"
+ADVERT_INT_S = 0.5
+MASTER = r"\(VI_1\) Entering MASTER STATE"
+BACKUP = r"\(VI_1\) Entering BACKUP STATE"
+FAULT = r"\(VI_1\) Entering FAULT STATE"
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    lab = Lab(tmp_path, routers=2, client=False)
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def _status(lab: Lab, name: str) -> dict[str, Any]:
+    r = lab.topo.exec(
+        lab.ns[name],
+        PYTHON,
+        "-m",
+        "hadaemon",
+        "status",
+        "--json",
+        "--run-dir",
+        str(lab.tmp / f"run-{name}"),
+    )
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+def _ifindex(lab: Lab, name: str) -> int:
+    return int(lab.topo.exec(lab.ns[name], "cat", "/sys/class/net/eth1/ifindex").stdout)
+
+
+def _xdp_prog(lab: Lab, name: str) -> str | None:
+    out = lab.topo.exec(lab.ns[name], "ip", "-j", "-d", "link", "show", "eth1").stdout
+    link = json.loads(out)[0]
+    xdp = link.get("xdp") or {}
+    return (xdp.get("prog") or {}).get("name")
+
+
+def _recreate_eth1(lab: Lab, name: str) -> None:
+    """Delete ``name``'s eth1 (its veth pair goes with it) and build a new one on the bridge,
+    with the same addresses, as an operator or a driver reload would."""
+    ns = lab.ns[name]
+    br = lab.topo.bridge_ns
+    assert br is not None
+    lab.topo.exec(ns, "ip", "link", "del", "eth1")
+    outer = f"vrc{secrets.token_hex(4)}"
+    sh("ip", "link", "add", "eth1", "netns", ns, "type", "veth", "peer", outer, "netns", br)
+    lab.topo.exec(br, "ip", "link", "set", outer, "master", "br-lan", "up")
+    i = name.removeprefix("r")
+    lab.topo.exec(ns, "ip", "addr", "add", f"10.0.0.{i}/24", "dev", "eth1")
+    lab.topo.exec(ns, "ip", "addr", "add", f"fd00::{i}/64", "dev", "eth1")
+    lab.topo.exec(ns, "ip", "link", "set", "eth1", "up")
+
+
+def _rx(st: dict[str, Any]) -> dict[str, Any]:
+    return st["services"]["vrrp"]["receive_path"]  # type: ignore[no-any-return]
+
+
+def _state(st: dict[str, Any]) -> str:
+    (inst,) = [i for i in st["instances"] if i["name"] == "VI_1"]
+    return str(inst["state"])
+
+
+def test_recreated_interface_gets_the_filter_back(lab: Lab) -> None:
+    lab.start_hadaemon(
+        "r1",
+        hd_config(hd_instance(priority=150, state="MASTER", advert_int=ADVERT_INT_S)),
+        "--no-bpf",
+    )
+    # the whole daemon (supervisor + VRRP worker), for `hadaemon status`; it reads
+    # keepalived.conf text
+    lab.start_hadaemon("r2", ka_config(priority=100, advert_int=ADVERT_INT_S), cli=True)
+    lab.wait_holder(VIP, "r1", timeout_s=30)
+    lab.wait_log("r2", r"receive path: eBPF", timeout_s=90)
+    lab.wait_log("r2", BACKUP, timeout_s=30)
+    old_idx = _ifindex(lab, "r2")
+    rx = _rx(_status(lab, "r2"))
+    assert rx["kind"] == "ebpf" and rx["hooks"] == {"eth1": "xdp"}, rx
+    assert [i["ifindex"] for i in rx["interfaces"]] == [old_idx]
+
+    mark = lab.mark("r2")
+    _recreate_eth1(lab, "r2")
+    new_idx = _ifindex(lab, "r2")
+    assert new_idx != old_idx
+    lab.wait_log("r2", FAULT, timeout_s=20, since=mark)
+    lab.wait_log("r2", BACKUP, timeout_s=20, since=mark)
+
+    # the filter is on the new device, the maps keyed by its ifindex, the kernel stamping
+    wait_for(lambda: _xdp_prog(lab, "r2") == "xdp_vrrp", 20, what="XDP program on new eth1")
+
+    def fresh_kernel_stamp() -> dict[str, Any] | None:
+        rx = _rx(_status(lab, "r2"))
+        return next(
+            (
+                e
+                for e in rx["last_seen"]
+                if e["ifindex"] == new_idx and e["vrid"] == 51 and e["age_s"] < 3 * ADVERT_INT_S
+            ),
+            None,
+        )
+
+    wait_for(fresh_kernel_stamp, 20, what="a fresh last_seen entry under the new ifindex")
+    st1 = _status(lab, "r2")
+    rx1 = _rx(st1)
+    assert rx1["kind"] == "ebpf" and rx1["hooks"] == {"eth1": "xdp"}, rx1
+    assert [i["ifindex"] for i in rx1["interfaces"]] == [new_idx]
+    assert all(e["ifindex"] != old_idx for e in rx1["last_seen"]), rx1["last_seen"]
+    time.sleep(4 * ADVERT_INT_S)
+    rx2 = _rx(_status(lab, "r2"))
+    # the master's adverts pass the new hook and are stamped there, not just read by a socket
+    assert rx2["counters"]["kernel_pass"] > rx1["counters"]["kernel_pass"], rx2["counters"]
+    assert rx2["counters"].get("stamp_ebpf", 0) > rx1["counters"].get("stamp_ebpf", 0)
+
+    # it hears the master through the new socket: never a second master meanwhile
+    assert _state(_status(lab, "r2")) == "BACKUP"
+    assert not re.search(MASTER, lab.log("r2")[mark:]), lab.log("r2")[mark:]
+    assert lab.holders(VIP) == ["r1"]
+
+    assert re.search(rf"eth1 was re-created \(ifindex {old_idx} -> {new_idx}\)", lab.log("r2"))
+
+    # and it sends through it: the master leaves, r2 takes over on the new device
+    mark = lab.mark("r2")
+    lab.stop("r1")
+    lab.wait_log("r2", MASTER, timeout_s=20, since=mark)
+    lab.wait_holder(VIP, "r2", timeout_s=20)
+    assert _state(_status(lab, "r2")) == "MASTER"
