@@ -79,6 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-P", "--vrrp", action="store_true", help="run only the VRRP subsystem")
     p.add_argument("-C", "--check", action="store_true", help="run only the checker/LVS subsystem")
+    p.add_argument(
+        "-B",
+        "--no_bfd",
+        "--no-bfd",
+        dest="no_bfd",
+        action="store_true",
+        help="do not run the BFD subsystem",
+    )
     p.add_argument("-p", "--pid", metavar="FILE", help="supervisor pid file")
     p.add_argument(
         "--run-dir",

@@ -16,10 +16,11 @@ Flows (DESIGN.md §2):
 
 * supervisor → worker: :class:`Configure` (first message), :class:`ApplyConfig` (reload),
   :class:`Shutdown`, :class:`DumpRequest`, :class:`StatusRequest`, :class:`Ping`,
-  :class:`RealServerState` (to lvs), :class:`VipState` (to lvs and checker: VIP ownership).
+  :class:`RealServerState` (to lvs), :class:`VipState` (to lvs and checker: VIP ownership),
+  :class:`BfdState` (to vrrp and checker: ``track_bfd`` / ``BFD_CHECK``).
 * worker → supervisor: :class:`Hello`, :class:`Ready`, :class:`StateChanged`, :class:`Stats`,
-  :class:`RealServerState`, :class:`StatusReply`, :class:`DumpDone`, :class:`Pong`,
-  :class:`ServiceEvent` (any other event a service emits), :class:`Fatal`.
+  :class:`RealServerState`, :class:`BfdState` (bfd), :class:`StatusReply`, :class:`DumpDone`,
+  :class:`Pong`, :class:`ServiceEvent` (any other event a service emits), :class:`Fatal`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ PROTOCOL_VERSION = 1
 
 #: The ``emit(kind, body)`` callback given to services maps these kinds onto typed messages;
 #: every other kind travels as :class:`ServiceEvent`.
-EMIT_KINDS = ("ready", "state_changed", "stats", "real_server_state")
+EMIT_KINDS = ("ready", "state_changed", "stats", "real_server_state", "bfd_state")
 
 
 class IpcError(Exception):
@@ -262,6 +263,24 @@ class VipState(Message):
 
 
 @dataclass(frozen=True)
+class BfdState(Message):
+    """A BFD session's state (bfd → supervisor → vrrp and checker).
+
+    ``state`` is RFC 5880's name (``AdminDown``, ``Down``, ``Init``, ``Up``); ``up`` is what
+    ``track_bfd`` and ``BFD_CHECK`` follow; ``diag`` the local diagnostic (``time_expired``,
+    ``neighbor_down``...).
+    """
+
+    KIND: ClassVar[str] = "bfd_state"
+    name: str
+    state: str
+    up: bool
+    prev_state: str | None = None
+    diag: str | None = None
+    neighbor_ip: str | None = None
+
+
+@dataclass(frozen=True)
 class StatusReply(Message):
     """Answer to :class:`StatusRequest`: the JSON-able ``service.status()``."""
 
@@ -321,6 +340,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Stats,
         RealServerState,
         VipState,
+        BfdState,
         StatusReply,
         DumpDone,
         Pong,

@@ -11,7 +11,7 @@ hadaemon.workers.vrrp --fd N --ppid P``. The process
   with ``module.make_service(config, emit, options)`` and ``await service.start()``, then says
   :class:`Ready`;
 * serves ApplyConfig / StatusRequest / Ping / DumpRequest / RealServerState / VipState /
-  Shutdown until the pipe closes, SIGTERM/SIGINT arrives or Shutdown is received, then
+  BfdState / Shutdown until the pipe closes, SIGTERM/SIGINT arrives or Shutdown is received, then
   ``await service.stop()`` and exits 0.
 
 A worker module provides ``make_service(config, emit, options) -> service`` and optionally
@@ -263,6 +263,15 @@ class WorkerHost:
             if fn is not None:
                 for addr in msg.addresses:
                     await _maybe_await(fn(str(addr), msg.owned))
+            # LvsService.set_instance_state(instance, master): lvs_sync_daemon follows it
+            fn = getattr(svc, "set_instance_state", None)
+            if fn is not None:
+                await _maybe_await(fn(msg.instance, msg.owned))
+        elif isinstance(msg, m.BfdState):
+            # VrrpService / CheckerService.set_bfd_state(name, up): track_bfd, BFD_CHECK
+            fn = getattr(svc, "set_bfd_state", None)
+            if fn is not None:
+                await _maybe_await(fn(msg.name, msg.up))
         else:
             log.debug("%s: ignoring %s", self.name, msg.KIND)
         await self.chan.drain()
