@@ -109,10 +109,22 @@ def _wants_lb(config: Any, args: argparse.Namespace) -> bool:
     return bool(config.virtual_servers) and not getattr(args, "vrrp", False)
 
 
+def _wants_bfd(config: Any, args: argparse.Namespace) -> bool:
+    return bool(getattr(config, "bfd_instances", ())) and not getattr(args, "no_bfd", False)
+
+
+def _bfd_part(config: Any) -> dict[str, Any]:
+    part: dict[str, Any] = config.replace(
+        vrrp_instances=(), vrrp_sync_groups=(), virtual_servers=(), virtual_server_groups=()
+    ).to_dict()
+    return part
+
+
 DEFAULT_REGISTRY: dict[str, WorkerSpec] = {
     "vrrp": WorkerSpec("hadaemon.workers.vrrp", _wants_vrrp, _vrrp_part),
     "checker": WorkerSpec("hadaemon.workers.checker", _wants_lb, _lb_part),
     "lvs": WorkerSpec("hadaemon.workers.lvs", _wants_lb, _lb_part),
+    "bfd": WorkerSpec("hadaemon.workers.bfd", _wants_bfd, _bfd_part),
 }
 
 
@@ -216,6 +228,7 @@ class Supervisor:
         self.vrrp_stats: dict[str, Any] = {}
         self.rs_states: dict[tuple[str, str, int | None], m.RealServerState] = {}
         self.vip_states: dict[str, m.VipState] = {}
+        self.bfd_states: dict[str, m.BfdState] = {}
         self.generation = 0
         self.started_mono = time.monotonic()
         self.started_wall = time.time()
@@ -608,6 +621,9 @@ class Supervisor:
             if h.name in ("lvs", "checker"):
                 for vs in self.vip_states.values():
                     self._send(h, vs)
+            if h.name in ("vrrp", "checker"):  # track_bfd / BFD_CHECK: the sessions' states
+                for bs in self.bfd_states.values():
+                    self._send(h, bs)
             self.wake()
         elif isinstance(msg, m.Pong):
             h.last_pong = now
@@ -654,6 +670,12 @@ class Supervisor:
             lvs = self.workers.get("lvs")
             if lvs is not None:
                 self._send(lvs, msg)
+        elif isinstance(msg, m.BfdState):
+            self.bfd_states[msg.name] = msg
+            log.info("BFD %s -> %s (%s)", msg.name, msg.state, msg.diag or "no diag")
+            for name in ("vrrp", "checker"):
+                if (w := self.workers.get(name)) is not None:
+                    self._send(w, msg)
         elif isinstance(msg, m.StatusReply):
             fut = h.pending.pop(msg.req_id, None)
             if fut is not None and not fut.done():
@@ -764,6 +786,8 @@ class Supervisor:
         self.generation += 1
         names = self.loader.vrrp_instance_names(new)
         self.vrrp_states = {k: v for k, v in self.vrrp_states.items() if k in names}
+        bfds = {b.name for b in getattr(new, "bfd_instances", ())}
+        self.bfd_states = {k: v for k, v in self.bfd_states.items() if k in bfds}
         for h in self.workers.values():
             if h.child.state in (ChildState.STARTING, ChildState.RUNNING) and h.spec.needed(
                 new, self.args
