@@ -15,6 +15,11 @@ order, for IPv6 the persistence prefix length (1-128) as a host-order integer (w
 keepalived send; the kernel rejects other values). pyroute2 declares the attribute ``ip4addr``,
 so the IPv6 prefix length travels as the dotted quad whose four bytes are that integer
 (:func:`netmask_to_wire`).
+
+``lvs_sync_daemon``: :meth:`IpvsBackend.set_sync_daemon` runs the kernel's connection-sync thread
+as master while the configured VRRP instance is MASTER and as backup otherwise, as keepalived
+does (``IPVS_CMD_NEW_DAEMON`` / ``IPVS_CMD_DEL_DAEMON``; pyroute2 leaves the daemon attribute
+undecoded, :class:`ipvs_daemon_msg` declares it from ``include/uapi/linux/ip_vs.h``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ IP_VS_CONN_F_DROUTE = 3
 IP_VS_SVC_F_PERSISTENT = 0x0001
 IP_VS_SVC_F_SCHED1 = 0x0008  # sh-fallback / mh-fallback
 IP_VS_SVC_F_SCHED2 = 0x0010  # sh-port / mh-port
+IP_VS_STATE_NONE = 0
+IP_VS_STATE_MASTER = 1
+IP_VS_STATE_BACKUP = 2
+#: generic-netlink commands (include/uapi/linux/ip_vs.h)
+IPVS_CMD_NEW_DAEMON = 9
+IPVS_CMD_DEL_DAEMON = 10
 FWD = {"NAT": IP_VS_CONN_F_MASQ, "DR": IP_VS_CONN_F_DROUTE, "TUN": IP_VS_CONN_F_TUNNEL}
 PROTO = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP, "sctp": 132}
 PROTO_NAME = {v: k for k, v in PROTO.items()}
@@ -59,6 +70,10 @@ class IpvsSocket(Protocol):
     def service(self, command: str, service: Any = None) -> Any: ...
 
     def dest(self, command: str, service: Any, dest: Any = None) -> Any: ...
+
+    def daemon(self, msg: Any) -> Any:
+        """Send one ``IPVS_CMD_NEW_DAEMON``/``IPVS_CMD_DEL_DAEMON`` message (an ack request)."""
+        ...
 
 
 def available() -> bool:
@@ -259,6 +274,116 @@ def parse_dump(sock: IpvsSocket) -> dict[SvcKey, SvcRec]:
     return out
 
 
+def _daemon_msg_class() -> Any:
+    from pyroute2.netlink import nla
+    from pyroute2.netlink.generic import ipvs as g
+
+    class daemon(nla):  # type: ignore[misc]  # noqa: N801 - pyroute2's naming
+        """``IPVS_CMD_ATTR_DAEMON``: enum ipvs_daemon_attrs (include/uapi/linux/ip_vs.h)."""
+
+        prefix = "IPVS_DAEMON_ATTR_"
+        nla_map = (
+            ("IPVS_DAEMON_ATTR_UNSPEC", "none"),
+            ("IPVS_DAEMON_ATTR_STATE", "uint32"),
+            ("IPVS_DAEMON_ATTR_MCAST_IFN", "asciiz"),
+            ("IPVS_DAEMON_ATTR_SYNC_ID", "uint32"),
+            ("IPVS_DAEMON_ATTR_SYNC_MAXLEN", "uint16"),
+            ("IPVS_DAEMON_ATTR_MCAST_GROUP", "ip4addr"),
+            ("IPVS_DAEMON_ATTR_MCAST_GROUP6", "ip6addr"),
+            ("IPVS_DAEMON_ATTR_MCAST_PORT", "uint16"),
+            ("IPVS_DAEMON_ATTR_MCAST_TTL", "uint8"),
+        )
+
+    class ipvs_daemon_msg(g.ipvsmsg):  # type: ignore[misc]  # noqa: N801
+        """pyroute2's ``ipvsmsg`` with the daemon attribute decoded (it declares it ``hex``)."""
+
+        nla_map = tuple(
+            (n, "daemon" if n == "IPVS_CMD_ATTR_DAEMON" else t) for n, t in g.ipvsmsg.nla_map
+        )
+        # pyroute2 marks a class's table compiled in a class attribute, which a subclass
+        # inherits: without this, once ipvsmsg has been used, ours would keep its "hex" entry
+        _nlmsg_base__compiled_nla = False
+
+    ipvs_daemon_msg.daemon = daemon
+    return ipvs_daemon_msg
+
+
+_DAEMON_MSG: Any = None
+
+
+def ipvs_daemon_msg() -> Any:
+    """A new, empty daemon message (pyroute2 imported on first use: only the LVS worker)."""
+    global _DAEMON_MSG
+    if _DAEMON_MSG is None:
+        _DAEMON_MSG = _daemon_msg_class()
+    return _DAEMON_MSG()
+
+
+@dataclass(frozen=True)
+class SyncDaemon:
+    """keepalived's ``lvs_sync_daemon`` in the kernel's terms.
+
+    ``sync_id`` defaults (in :func:`hadaemon.lvs.service.sync_daemon_from_config`) to the VRRP
+    instance's VRID, as keepalived does; ``None`` fields are left to the kernel's defaults
+    (maxlen from the interface MTU, port 8848, TTL 1, group 224.0.0.81).
+    """
+
+    interface: str
+    sync_id: int
+    maxlen: int | None = None
+    port: int | None = None
+    ttl: int | None = None
+    group: str | None = None
+
+    def message(self, cmd: int, state: int) -> Any:
+        """The generic-netlink message starting (NEW) or stopping (DEL) the ``state`` thread.
+
+        As libipvs: STATE, MCAST_IFN and SYNC_ID always; the optional attributes on start only.
+        """
+        attrs: list[tuple[str, Any]] = [
+            ("IPVS_DAEMON_ATTR_STATE", state),
+            ("IPVS_DAEMON_ATTR_MCAST_IFN", self.interface),
+            ("IPVS_DAEMON_ATTR_SYNC_ID", self.sync_id),
+        ]
+        if cmd == IPVS_CMD_NEW_DAEMON:
+            if self.maxlen:
+                attrs.append(("IPVS_DAEMON_ATTR_SYNC_MAXLEN", self.maxlen))
+            if self.port:
+                attrs.append(("IPVS_DAEMON_ATTR_MCAST_PORT", self.port))
+            if self.ttl:
+                attrs.append(("IPVS_DAEMON_ATTR_MCAST_TTL", self.ttl))
+            if self.group and ":" in self.group:
+                attrs.append(("IPVS_DAEMON_ATTR_MCAST_GROUP6", self.group))
+            elif self.group:
+                attrs.append(("IPVS_DAEMON_ATTR_MCAST_GROUP", self.group))
+        msg = ipvs_daemon_msg()
+        msg["cmd"] = cmd
+        msg["version"] = 1
+        msg["attrs"] = [("IPVS_CMD_ATTR_DAEMON", {"attrs": attrs})]
+        return msg
+
+
+def sync_daemon_steps(have: int | None, want: int) -> list[tuple[int, int]]:
+    """``[(IPVS_CMD_NEW_DAEMON | IPVS_CMD_DEL_DAEMON, state), ...]`` from ``have`` to ``want``.
+
+    ``have`` None means unknown (a new or respawned worker: a thread may be left running, maybe
+    with another config), so both are stopped first; "not running" answers are ignored.
+    """
+    if have == want:
+        return []
+    steps: list[tuple[int, int]] = []
+    if have is None:
+        steps += [
+            (IPVS_CMD_DEL_DAEMON, IP_VS_STATE_MASTER),
+            (IPVS_CMD_DEL_DAEMON, IP_VS_STATE_BACKUP),
+        ]
+    elif have != IP_VS_STATE_NONE:
+        steps.append((IPVS_CMD_DEL_DAEMON, have))
+    if want != IP_VS_STATE_NONE:
+        steps.append((IPVS_CMD_NEW_DAEMON, want))
+    return steps
+
+
 class ThreadedIpvs:
     """``pyroute2.IPVS`` on a helper thread: its sync API cannot run inside an asyncio loop."""
 
@@ -284,6 +409,12 @@ class ThreadedIpvs:
             lambda: list(self._sock.dest(command, service=service, dest=dest) or [])
         ).result(timeout=10)
 
+    def daemon(self, msg: Any) -> Any:
+        s = self._sock
+        return self._pool.submit(
+            lambda: list(s._run_with_cleanup(s.asyncore._do_request, msg) or [])
+        ).result(timeout=10)
+
 
 class IpvsBackend:
     """IPVS data path. ``sock`` defaults to ``pyroute2.IPVS()`` on a helper thread."""
@@ -296,6 +427,9 @@ class IpvsBackend:
         self.sock: IpvsSocket = sock
         self._applied: dict[str, Service] = {}
         self._kernel: dict[SvcKey, SvcRec] = {}
+        #: the sync daemon as last started (None: not configured) and its state (None: unknown)
+        self._syncd: SyncDaemon | None = None
+        self._syncd_state: int | None = None
 
     def _actual_from(self, kernel: dict[SvcKey, SvcRec]) -> ActualState:
         services: dict[str, str] = {}
@@ -369,10 +503,65 @@ class IpvsBackend:
         except Exception as e:  # noqa: BLE001 - netlink errors carry the kernel's reason
             raise BackendError(f"IPVS: {e}") from e
 
+    def set_sync_daemon(self, cfg: SyncDaemon | None, master: bool) -> list[tuple[int, int]]:
+        """Run the connection-sync thread as master (``master``) or backup; ``cfg`` None stops it.
+
+        Idempotent; a changed ``cfg`` restarts the thread. Returns the steps sent. A "not
+        running" reply to a stop (ESRCH) is expected and ignored; other errors raise
+        :class:`BackendError` (the state is then unknown, so the next call stops both first).
+        """
+        if cfg is None and self._syncd is None:
+            self._syncd_state = IP_VS_STATE_NONE  # never configured: nothing of ours runs
+            return []
+        want = IP_VS_STATE_NONE
+        if cfg is not None:
+            want = IP_VS_STATE_MASTER if master else IP_VS_STATE_BACKUP
+        have = self._syncd_state
+        if cfg != self._syncd and self._syncd is not None and have != IP_VS_STATE_NONE:
+            self._stop_syncd(self._syncd, have)  # config changed: stop the old thread(s)
+            have = IP_VS_STATE_NONE
+        steps = sync_daemon_steps(have, want)
+        target = cfg or self._syncd
+        self._syncd_state = None
+        try:
+            for cmd, state in steps:
+                assert target is not None
+                self._send_daemon(target, cmd, state)
+        except Exception as e:
+            raise BackendError(f"IPVS sync daemon: {e}") from e
+        self._syncd, self._syncd_state = cfg, want
+        return steps
+
+    def _stop_syncd(self, cfg: SyncDaemon, have: int | None) -> None:
+        for cmd, state in sync_daemon_steps(have, IP_VS_STATE_NONE):
+            try:
+                self._send_daemon(cfg, cmd, state)
+            except Exception as e:  # noqa: BLE001 - stopping is best effort
+                log.warning("IPVS: stopping the sync daemon failed: %s", e)
+
+    def _send_daemon(self, cfg: SyncDaemon, cmd: int, state: int) -> None:
+        what = "master" if state == IP_VS_STATE_MASTER else "backup"
+        try:
+            self.sock.daemon(cfg.message(cmd, state))
+        except Exception as e:
+            if cmd == IPVS_CMD_DEL_DAEMON and getattr(e, "code", None) == errno.ESRCH:
+                return  # was not running
+            raise
+        log.info(
+            "IPVS: %s %s sync daemon on %s (syncid %d)",
+            "started" if cmd == IPVS_CMD_NEW_DAEMON else "stopped",
+            what,
+            cfg.interface,
+            cfg.sync_id,
+        )
+
     def counters(self) -> dict[str, dict[str, dict[str, int]]]:
         return {}
 
     def destroy(self) -> None:
+        if self._syncd is not None:
+            self._stop_syncd(self._syncd, self._syncd_state)
+            self._syncd, self._syncd_state = None, IP_VS_STATE_NONE
         mine = {k for svc in self._applied.values() for k in records(svc)}
         for k in sorted(mine & set(self._kernel)):
             try:

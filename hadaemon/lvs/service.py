@@ -400,11 +400,21 @@ def check_config(config: Any) -> list[LvsProblem]:
         problems.append(
             LvsProblem(
                 "warning",
-                "lvs_sync_daemon is not supported on nftables (connection state is not synced; "
-                "sh/mh keep clients on the same server after a failover)",
+                "lvs_sync_daemon needs IPVS: on the nftables data path (a kernel without IPVS) "
+                "connection state is not synced (sh/mh keep clients on the same server after a "
+                "failover); with IPVS it follows the VRRP instance as in keepalived",
                 getattr(sync, "location", None),
             )
         )
+        if not getattr(sync, "vrrp_instance", None):
+            problems.append(
+                LvsProblem(
+                    "warning",
+                    "lvs_sync_daemon without a vrrp_instance is ignored (the sync daemon follows "
+                    "that instance: master while it is MASTER, backup otherwise)",
+                    getattr(sync, "location", None),
+                )
+            )
     seen: dict[str, int] = {}
     for s in services:
         seen[s.name] = seen.get(s.name, 0) + 1
@@ -492,6 +502,9 @@ class LvsService:
         self.quorum_up: dict[str, bool] = {}
         #: fingerprint -> (invalid, what the backend cannot do): checks of the last update
         self._checked: dict[str, tuple[bool, list[str]]] = {}
+        #: VRRP instance -> MASTER or not (from the supervisor; lvs_sync_daemon follows one)
+        self.instance_master: dict[str, bool] = {}
+        self.sync_daemon: dict[str, Any] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -502,6 +515,7 @@ class LvsService:
         for p in check_config(self.config):
             (log.error if p.severity == "error" else log.warning)("%s", p)
         self._update(resync=True)
+        self._update_sync_daemon()
         if self.resync_interval_s > 0:
             self._task = asyncio.get_running_loop().create_task(self._resync_loop())
 
@@ -522,6 +536,7 @@ class LvsService:
         self.rs_states = {k: v for k, v in self.rs_states.items() if k in keys}
         self._dirty = None
         self._update()
+        self._update_sync_daemon()
 
     def set_real_server_state(
         self, vs_key: str, rs_key: tuple[str, int | None], up: bool, weight: int | None = None
@@ -559,6 +574,42 @@ class LvsService:
         self.vip_owned[addr] = owned
         self._dirty = None
         self._update()
+
+    def set_instance_state(self, instance: str, master: bool) -> None:
+        """VRRP says whether ``instance`` is MASTER (``lvs_sync_daemon`` follows one instance)."""
+        self.instance_master[instance] = master
+        sync = getattr(self.config.global_defs, "lvs_sync_daemon", None)
+        if sync is not None and sync.vrrp_instance == instance:
+            self._update_sync_daemon()
+
+    def _update_sync_daemon(self) -> None:
+        """Start/stop/switch the IPVS sync daemon as keepalived: master on MASTER, else backup."""
+        if self.engine is None:
+            return
+        fn = getattr(self.engine.backend, "set_sync_daemon", None)
+        cfg = sync_daemon_from_config(self.config)
+        if fn is None:  # nftables: no connection sync (warned by check_config at start)
+            return
+        if cfg is None and self.sync_daemon is None:
+            return
+        sync = self.config.global_defs.lvs_sync_daemon
+        master = cfg is not None and self.instance_master.get(sync.vrrp_instance, False)
+        try:
+            fn(cfg, master)
+        except BackendError as e:
+            log.error("LVS: %s", e)
+            self.emit("lvs_error", {"error": str(e), "problems": []})
+            self.sync_daemon = {"state": "unknown", "error": str(e)}
+            return
+        if cfg is None:
+            self.sync_daemon = None
+            return
+        self.sync_daemon = {
+            "state": "master" if master else "backup",
+            "interface": cfg.interface,
+            "vrrp_instance": sync.vrrp_instance,
+            "sync_id": cfg.sync_id,
+        }
 
     def resync(self) -> list[Op]:
         """Compare with the kernel now and repair drift."""
@@ -680,7 +731,32 @@ class LvsService:
             "services": services,
             "last_error": self.engine.last_error,
             "problems": [str(p) for p in self.problems],
+            "sync_daemon": self.sync_daemon,
         }
+
+
+def sync_daemon_from_config(config: Any) -> Any:
+    """``global_defs lvs_sync_daemon`` as an :class:`~hadaemon.lvs.ipvs.SyncDaemon` (or None).
+
+    ``id`` defaults to the VRRP instance's VRID, as in keepalived. None without the keyword or
+    without a (known) instance: there is then nothing to follow.
+    """
+    from hadaemon.lvs.ipvs import SyncDaemon
+
+    sync = getattr(config.global_defs, "lvs_sync_daemon", None)
+    if sync is None or not sync.vrrp_instance:
+        return None
+    vi = next((i for i in config.vrrp_instances if i.name == sync.vrrp_instance), None)
+    if vi is None:
+        return None
+    return SyncDaemon(
+        interface=str(sync.interface),
+        sync_id=int(sync.sync_id if sync.sync_id is not None else vi.virtual_router_id),
+        maxlen=sync.maxlen,
+        port=sync.port,
+        ttl=sync.ttl,
+        group=str(sync.group) if sync.group is not None else None,
+    )
 
 
 def iter_problems(problems: Iterable[LvsProblem], severity: str) -> list[str]:

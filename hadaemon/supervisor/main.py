@@ -647,7 +647,9 @@ class Supervisor:
                 f" ({msg.reason})" if msg.reason else "",
             )
             vips = self.loader.instance_vips(self.config, msg.instance)
-            if vips:
+            sync = getattr(self.config.global_defs, "lvs_sync_daemon", None)
+            if vips or (sync is not None and sync.vrrp_instance == msg.instance):
+                # (lvs_sync_daemon follows its instance's state even when it has no VIPs)
                 vip_msg = m.VipState(
                     instance=msg.instance, addresses=vips, owned=msg.state == "MASTER"
                 )

@@ -8,12 +8,14 @@ assertions are on the command sequence and on the attributes the kernel receives
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.generic import ipvs as g
 
 from hadaemon.lvs.backend import BackendError
@@ -64,6 +66,8 @@ class KernelModel:
         self.services: dict[tuple[Any, ...], dict[str, Any]] = {}
         self.dests: dict[tuple[Any, ...], dict[tuple[str, int], dict[str, Any]]] = {}
         self.log: list[tuple[str, str]] = []
+        #: running sync threads: state (1 master, 2 backup) -> daemon attributes (raw payloads)
+        self.daemons: dict[int, dict[int, bytes]] = {}
 
     @staticmethod
     def _key(a: dict[str, Any]) -> tuple[Any, ...]:
@@ -117,6 +121,28 @@ class KernelModel:
             self.dests[k][dk] = d
         else:
             self.dests[k][dk].update(d)
+        return []
+
+    def daemon(self, msg: Any) -> Any:
+        """IPVS_CMD_NEW_DAEMON / DEL_DAEMON, as ip_vs_genl_new_daemon/del_daemon answer."""
+        msg.encode()
+        raw = bytes(msg.data)
+        RAW.append(raw)
+        cmd = raw[16]
+        d = nlas(nlas(raw[20:])[CMD_ATTR_DAEMON])
+        state = struct.unpack("=I", d[DAEMON_STATE])[0]
+        self.log.append(("daemon", f"{'new' if cmd == g.IPVS_CMD_NEW_DAEMON else 'del'} {state}"))
+        if cmd == g.IPVS_CMD_NEW_DAEMON:
+            # the kernel needs state, interface and sync id to start a thread
+            assert {DAEMON_STATE, DAEMON_IFN, DAEMON_SYNC_ID} <= set(d), d
+            if state in self.daemons:
+                raise NetlinkError(errno.EEXIST, "File exists")
+            self.daemons[state] = d
+        else:
+            assert cmd == g.IPVS_CMD_DEL_DAEMON
+            if state not in self.daemons:
+                raise NetlinkError(errno.ESRCH, "No such process")
+            del self.daemons[state]
         return []
 
 
@@ -260,6 +286,9 @@ def test_probe_and_backend_selection_work_inside_a_running_loop() -> None:
 SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK, SVC_SCHED, SVC_FLAGS = 1, 2, 3, 4, 5, 6, 7
 SVC_TIMEOUT, SVC_NETMASK = 8, 9
 DEST_ADDR, DEST_PORT, DEST_FWD, DEST_WEIGHT, DEST_AF = 1, 2, 3, 4, 11
+CMD_ATTR_DAEMON = 3  # IPVS_CMD_ATTR_DAEMON
+DAEMON_STATE, DAEMON_IFN, DAEMON_SYNC_ID, DAEMON_MAXLEN, DAEMON_GROUP = 1, 2, 3, 4, 5
+DAEMON_GROUP6, DAEMON_PORT, DAEMON_TTL = 6, 7, 8
 
 
 def nlas(data: bytes) -> dict[int, bytes]:
@@ -379,3 +408,171 @@ def test_mixed_families_only_with_tun() -> None:
     assert "mixes IPv4 and IPv6" in why and "TUN" in why
     assert b.check(replace(mixed, method="TUN")) == []
     assert b.check(v6()) == []
+
+
+# -- lvs_sync_daemon --------------------------------------------------------------------------
+SYNC_CONF = """
+global_defs {{
+    {sync}
+}}
+vrrp_instance VI_1 {{
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress {{ 10.0.0.1/32 }}
+}}
+vrrp_instance VI_2 {{
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    virtual_ipaddress {{ 10.0.0.2/32 }}
+}}
+virtual_server 10.0.0.1 80 {{
+    lb_algo wrr
+    real_server 10.0.2.11 8080 {{ weight 1 }}
+}}
+"""
+
+
+def sync_service(k: KernelModel, sync: str) -> Any:
+    from hadaemon.config import loads
+    from hadaemon.lvs.service import LvsService, NullResolver
+
+    config = loads(SYNC_CONF.format(sync=sync), filename="t.conf").config
+    events: list[tuple[str, Any]] = []
+    svc = LvsService(
+        config,
+        lambda kind, body: events.append((kind, body)),
+        backend=IpvsBackend(k),
+        resolver=NullResolver(),
+        resync_interval_s=0,
+    )
+    svc.events = events
+    return svc
+
+
+def test_sync_daemon_follows_the_vrrp_instance() -> None:
+    """keepalived: backup thread at start, master while the instance is MASTER, none at stop."""
+    import asyncio
+
+    RAW.clear()
+    k = KernelModel()
+    svc = sync_service(k, "lvs_sync_daemon eth1 VI_1")
+
+    async def scenario() -> None:
+        await svc.start()
+        # a new worker does not know what a previous one left running: stop both, then start
+        assert [e for e in k.log if e[0] == "daemon"] == [
+            ("daemon", "del 1"),
+            ("daemon", "del 2"),
+            ("daemon", "new 2"),
+        ]
+        assert set(k.daemons) == {2}  # backup
+        d = k.daemons[2]
+        assert d[DAEMON_IFN] == b"eth1\0"
+        assert d[DAEMON_SYNC_ID] == struct.pack("=I", 51)  # default: the instance's VRID
+        assert d[DAEMON_PORT] == struct.pack("=H", 8848)  # host order, as nla_get_u16
+        assert svc.status()["sync_daemon"]["state"] == "backup"
+        k.log.clear()
+        svc.set_instance_state("VI_2", True)  # another instance: nothing
+        assert k.log == []
+        svc.set_instance_state("VI_1", True)
+        assert k.log == [("daemon", "del 2"), ("daemon", "new 1")]
+        assert set(k.daemons) == {1}
+        assert svc.status()["sync_daemon"]["state"] == "master"
+        svc.set_instance_state("VI_1", True)  # repeated: nothing
+        assert k.log == [("daemon", "del 2"), ("daemon", "new 1")]
+        k.log.clear()
+        svc.set_instance_state("VI_1", False)  # BACKUP or FAULT after MASTER
+        assert k.log == [("daemon", "del 1"), ("daemon", "new 2")]
+        assert set(k.daemons) == {2}
+        await svc.stop()
+        assert k.daemons == {}
+        assert not svc.events  # no errors on the way
+
+    asyncio.run(scenario())
+
+
+def test_sync_daemon_options_on_the_wire_and_reload() -> None:
+    import asyncio
+
+    from hadaemon.config import loads
+
+    RAW.clear()
+    k = KernelModel()
+    svc = sync_service(
+        k, "lvs_sync_daemon eth1 VI_1 id 7 maxlen 1400 port 8849 ttl 3 group 224.0.0.82"
+    )
+
+    async def scenario() -> None:
+        await svc.start()
+        svc.set_instance_state("VI_1", True)
+        new = [r for r in RAW if r[16] == g.IPVS_CMD_NEW_DAEMON]
+        d = nlas(nlas(new[-1][20:])[CMD_ATTR_DAEMON])
+        assert d == {
+            DAEMON_STATE: struct.pack("=I", 1),
+            DAEMON_IFN: b"eth1\0",
+            DAEMON_SYNC_ID: struct.pack("=I", 7),
+            DAEMON_MAXLEN: struct.pack("=H", 1400),
+            DAEMON_PORT: struct.pack("=H", 8849),
+            DAEMON_TTL: b"\x03",
+            DAEMON_GROUP: socket.inet_aton("224.0.0.82"),  # network order (nla_get_in_addr)
+        }
+        # stop requests carry only state, interface and sync id (as libipvs)
+        dels = [r for r in RAW if r[16] == g.IPVS_CMD_DEL_DAEMON]
+        assert set(nlas(nlas(dels[-1][20:])[CMD_ATTR_DAEMON])) == {
+            DAEMON_STATE,
+            DAEMON_IFN,
+            DAEMON_SYNC_ID,
+        }
+        # reload with another id: the master thread is restarted with it
+        k.log.clear()
+        text = SYNC_CONF.format(sync="lvs_sync_daemon eth1 VI_1 id 8 group ff02::81")
+        await svc.apply_config(loads(text, filename="t.conf").config)
+        assert k.log == [("daemon", "del 1"), ("daemon", "new 1")]
+        assert k.daemons[1][DAEMON_SYNC_ID] == struct.pack("=I", 8)
+        assert k.daemons[1][DAEMON_GROUP6] == socket.inet_pton(socket.AF_INET6, "ff02::81")
+        # reload without lvs_sync_daemon: stopped
+        k.log.clear()
+        await svc.apply_config(loads(SYNC_CONF.format(sync=""), filename="t.conf").config)
+        assert k.log == [("daemon", "del 1")] and k.daemons == {}
+        assert svc.status()["sync_daemon"] is None
+        await svc.stop()
+
+    asyncio.run(scenario())
+
+
+def test_sync_daemon_kernel_error_is_reported_not_raised() -> None:
+    import asyncio
+
+    k = KernelModel()
+    k.daemons[2] = {}  # someone else runs a backup thread that our stop does not remove
+    original = k.daemon
+
+    def refuse_del(msg: Any) -> Any:
+        msg.encode()
+        if bytes(msg.data)[16] == g.IPVS_CMD_DEL_DAEMON:
+            raise NetlinkError(errno.EPERM, "Operation not permitted")
+        return original(msg)
+
+    k.daemon = refuse_del  # type: ignore[method-assign]
+    svc = sync_service(k, "lvs_sync_daemon eth1 VI_1")
+
+    async def scenario() -> None:
+        await svc.start()  # must not raise: the worker keeps running, the error is reported
+        assert svc.status()["sync_daemon"]["state"] == "unknown"
+        assert [kind for kind, _ in svc.events] == ["lvs_error"]
+        assert "sync daemon" in svc.events[0][1]["error"]
+        await svc.stop()
+
+    asyncio.run(scenario())
+
+
+def test_sync_daemon_on_nftables_is_a_located_warning() -> None:
+    from hadaemon.config import loads
+    from hadaemon.lvs.service import check_config
+
+    config = loads(SYNC_CONF.format(sync="lvs_sync_daemon eth1 VI_1"), filename="t.conf").config
+    (p,) = [p for p in check_config(config) if "lvs_sync_daemon" in p.message]
+    assert p.severity == "warning" and "needs IPVS" in p.message
+    assert str(p).startswith("t.conf:3:")
