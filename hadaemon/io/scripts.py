@@ -2,8 +2,9 @@
 
 - :class:`ScriptRunner` spawns scripts asynchronously (own process group), kills the whole group
   after the timeout (SIGTERM, then SIGKILL after a grace), reaps everything on ``stop()``.
-- :func:`check_script_security` implements keepalived's ``enable_script_security``: a script run
-  as root must not be writable, nor be in a directory writable, by a non-root user.
+- :func:`script_refusal` / :func:`check_script_security` implement keepalived's
+  ``check_script_secure``: a script that would run with root privileges must not be modifiable
+  or replaceable by a non-root user (the rule itself is :mod:`hadaemon.script_security`).
 - :class:`NotifyFifo` writes keepalived's FIFO lines (``INSTANCE "VI_1" MASTER 100``).
 - :class:`TrackScript` runs a ``vrrp_script`` every ``interval`` with rise/fall hysteresis and
   reports OK/KO changes through a callback.
@@ -22,6 +23,7 @@ import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from hadaemon import script_security as sec
 from hadaemon.vrrp.trackers import ScriptTracker
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "TrackScript",
     "check_script_security",
     "kill_group",
+    "script_refusal",
     "start_script",
 ]
 
@@ -98,34 +101,85 @@ async def start_script(
     )
 
 
-def check_script_security(args: Sequence[str], *, run_as_root: bool = True) -> str | None:
-    """Why ``args[0]`` is unsafe to run as root under ``enable_script_security``, or None.
+def script_refusal(
+    args: Sequence[str],
+    *,
+    enable_script_security: bool,
+    uid: int | None = None,
+    gid: int | None = None,
+    check_exec: bool = True,
+) -> str | None:
+    """Why the script ``args`` must not run as ``uid``:``gid`` (default: our effective ids),
+    or None; keepalived's ``check_script_secure`` (rules in :mod:`hadaemon.script_security`).
+    ``check_exec=False`` skips the execute-permission test (ids not known exactly).
 
-    keepalived's rule: the script and every directory above it must not be writable by a
-    non-root user (owner non-root, or group/other write bits), else the script is refused.
+    Refused whatever the setting: not found (a bare name is searched in ``PATH``), not a regular
+    file, not executable by ``uid``:``gid``, a wrong file type in its path. Refused with
+    ``enable_script_security`` when it would run with root privileges and a non-root user could
+    modify or replace it (keepalived only warns without the setting).
     """
-    if not args:
+    if not args or not args[0]:
         return "empty command"
     path = resolve(args[0])
     if path is None:
         return f"script {args[0]!r} not found"
-    if not run_as_root:
+    uid = os.geteuid() if uid is None else uid
+    gid = os.getegid() if gid is None else gid
+    path = os.path.abspath(path)
+    try:
+        real = os.path.realpath(path, strict=True)
+        st = sec.PathStat.of(os.stat(real))
+    except OSError as exc:
+        return f"script {args[0]!r} cannot be accessed: {exc.strerror}"
+    if not stat.S_ISREG(st.mode):
+        return f"{real} is not a regular file"
+    if check_exec and not sec.is_executable(st, uid, gid):
+        return f"{real} is not executable by uid {uid} gid {gid}"
+    if not sec.needs_protection(st, uid, gid):
         return None
-    real = os.path.realpath(path)
-    p = real
-    while True:
-        try:
-            st = os.stat(p)
-        except OSError as exc:
-            return f"cannot stat {p}: {exc.strerror}"
-        if st.st_uid != 0:
-            return f"{p} is owned by uid {st.st_uid}, not root"
-        sticky_dir = stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX
-        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not (sticky_dir and p != real):
-            return f"{p} is writable by a non-root user"
-        if p == "/":
+    alias = os.path.join(os.path.dirname(real), os.path.basename(path))
+    try:
+        same = alias != real and os.path.samefile(alias, real)
+    except OSError:
+        same = False
+    # hadaemon execs the path as configured: walk it too (root-owned links allowed there)
+    walks = [(path, True)] + [
+        (p, False) for p in sec.walk_paths(real, os.path.basename(path), same)
+    ]
+    for walk_path, links_ok in walks:
+        items = []
+        for component in sec.path_components(walk_path):
+            try:
+                items.append((component, sec.PathStat.of(os.lstat(component))))
+            except OSError as exc:
+                return f"script {args[0]!r} cannot be accessed: {component}: {exc.strerror}"
+        why = sec.walk_problem(items, links_ok=links_ok)
+        if why is not None:
+            if why.endswith("not a directory") or why.endswith("not a regular file"):
+                return f"wrong file type in script path: {why}"
+            if enable_script_security:
+                return f"insecure: {why}"
+            log.info("Unsafe permissions found for script %r: %s", args[0], why)
             return None
-        p = os.path.dirname(p)
+    return None
+
+
+def check_script_security(args: Sequence[str], *, run_as_root: bool = True) -> str | None:
+    """Why ``args[0]`` must not run under ``enable_script_security``, or None: the VRRP
+    worker's notify/track scripts, run as root (``run_as_root``) or as a ``script_user`` that
+    is not root (then only set-uid/set-gid root scripts are protected, as keepalived).
+    """
+    if not args:
+        return "empty command"
+    if run_as_root:
+        return script_refusal(args, enable_script_security=True, uid=0, gid=0)
+    return script_refusal(
+        args, enable_script_security=True, uid=_NOBODY, gid=_NOBODY, check_exec=False
+    )
+
+
+#: ids standing for "some user that is not root" (exec permission then comes from the other bits)
+_NOBODY = 65534
 
 
 class ScriptRunner:

@@ -4,7 +4,6 @@ process group, non-executable and insecure scripts (enable_script_security)."""
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -53,7 +52,7 @@ def test_misc_checks(tmp_path: Path) -> None:
     noexec.write_text("#!/bin/sh\nexit 0\n")
     insecure = tmp_path / "insecure.sh"
     insecure.write_text("#!/bin/sh\nexit 0\n")
-    insecure.chmod(insecure.stat().st_mode | stat.S_IXUSR)
+    insecure.chmod(0o777)  # writable by others (keepalived's rule)
     checks = [
         misc(f"/bin/sh -c '[ -f {flag} ]'", retry=1),  # 0
         misc("/bin/sh -c 'exit 12'", dynamic=True),  # 1

@@ -168,7 +168,11 @@ def test_prepare_disables_missing_noexec_and_insecure_scripts(tmp_path: Path) ->
     script.chmod(0o755)
     cfg = config(tmp_path / "x", notify_down=(str(script),))
     assert prepare(cfg).virtual_servers[0].real_servers[0].notify_down == (str(script),)
-    # under /tmp (world-writable) the script is insecure with enable_script_security
+    assert prepare(replace(cfg, enable_script_security=True)).virtual_servers[0].real_servers[
+        0
+    ].notify_down == (str(script),)  # keepalived's rule: root's 0755 script under sticky /tmp
+    # in a world-writable directory (no sticky bit) it is insecure with enable_script_security
+    tmp_path.chmod(0o777)
     secure = prepare(replace(cfg, enable_script_security=True))
     if os.geteuid() == 0:  # keepalived's rule applies when scripts would run as root
         assert secure.virtual_servers[0].real_servers[0].notify_down is None
