@@ -91,12 +91,20 @@ def _state(st: dict[str, Any]) -> str:
     return str(inst["state"])
 
 
-def test_recreated_interface_gets_the_filter_back(lab: Lab) -> None:
-    lab.start_hadaemon(
-        "r1",
-        hd_config(hd_instance(priority=150, state="MASTER", advert_int=ADVERT_INT_S)),
-        "--no-bpf",
-    )
+@pytest.mark.parametrize(
+    "master", ["hadaemon", pytest.param("keepalived", marks=pytest.mark.keepalived)]
+)
+def test_recreated_interface_gets_the_filter_back(lab: Lab, master: str) -> None:
+    if master == "hadaemon":
+        lab.start_hadaemon(
+            "r1",
+            hd_config(hd_instance(priority=150, state="MASTER", advert_int=ADVERT_INT_S)),
+            "--no-bpf",
+        )
+    else:
+        lab.start_keepalived(
+            "r1", ka_config(priority=150, state="MASTER", advert_int=ADVERT_INT_S)
+        )
     # the whole daemon (supervisor + VRRP worker), for `hadaemon status`; it reads
     # keepalived.conf text
     lab.start_hadaemon("r2", ka_config(priority=100, advert_int=ADVERT_INT_S), cli=True)
