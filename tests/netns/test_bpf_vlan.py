@@ -138,3 +138,81 @@ def test_tagged_adverts_are_judged_and_stamped_per_vlan(
     for s in seen.values():
         assert s["hook"] == (1 if mode == "xdp" else 2)
         assert before <= s["ktime_ns"] <= after_send  # CLOCK_MONOTONIC, stamped on arrival
+
+
+# The receive path end to end on the kernel side: its socket is on eth1, which it is told is
+# "VLAN 100 on eth1" (no vlan link type here), so it must pick the hook from the NIC's real
+# offload setting, install the (eth1, 100) bitmap, and read the tagged adverts' kernel stamps
+# back for the socket's interface. The NIC's tag offload is set first (veth: on by default).
+_PATH = """
+import json, socket, sys
+from hadaemon.io.receive import Binding, EbpfReceivePath
+from hadaemon.io.vlan import HookTarget, rx_vlan_offload
+from pyroute2.ethtool import Ethtool
+eth = Ethtool()
+feats = eth.get_features("eth1")
+for name in ("rx-vlan-hw-parse", "rx-vlan-stag-hw-parse"):
+    feats.features[name].enable = sys.argv[1] == "on"
+eth.set_features("eth1", feats)
+eth.close()
+idx = socket.if_nametoindex("eth1")
+path = EbpfReceivePath(
+    [Binding("eth1", socket.AF_INET, frozenset({70}))],
+    resolve=lambda name, ifindex: HookTarget("eth1", ifindex, 100),
+)
+print(json.dumps({"offload": rx_vlan_offload("eth1"), "hooks": path.hooks(), "ifindex": idx}),
+      flush=True)
+for line in sys.stdin:
+    print(json.dumps({
+        "seen70": path.last_seen(idx, socket.AF_INET, 70),
+        "seen51": path.last_seen(idx, socket.AF_INET, 51),
+        "vlan_hooks": path.status()["vlan_hooks"],
+        "counters": path.counters(),
+    }), flush=True)
+    break
+path.close()
+"""
+
+
+@pytest.mark.parametrize(("offload", "hook"), [("on", "tc"), ("off", "xdp")])
+def test_receive_path_keys_a_vlan_interface_on_its_lower_device(
+    topo: tuple[Topology, str, str], offload: str, hook: str
+) -> None:
+    t, a, b = topo
+    rx = t.popen(
+        b,
+        [PY, "-c", _PATH, offload],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(TESTS.parent),
+    )
+    try:
+        assert rx.stdout is not None and rx.stdin is not None
+        head = json.loads(rx.stdout.readline() or "{}")
+        assert head.get("offload") is (offload == "on"), rx.stderr.read() if rx.stderr else head
+        # the NIC strips tags (veth default): only tc sees them; else XDP
+        assert head["hooks"] == {"eth1": hook}
+        before = time.monotonic_ns()
+        sys.path.insert(0, str(TESTS))
+        from helpers.bpf_packets import frame4
+
+        frames = [frame4(vrid=70, priority=140, vlans=(100,)), frame4(vrid=51, vlans=(100,))]
+        t.exec(a, PY, "-c", _SENDER, *(f.hex() for f in frames))
+        after_send = time.monotonic_ns()
+        time.sleep(0.5)
+        rx.stdin.write("dump\n")
+        rx.stdin.flush()
+        out = json.loads(rx.stdout.readline())
+    finally:
+        if rx.stdin is not None:
+            rx.stdin.close()
+        rx.wait(timeout=30)
+    stamp, prio, src = out["seen70"]
+    assert before <= stamp <= after_send and prio == 140 and src == "10.0.0.1"
+    assert out["seen51"] is None  # VRID 51 is not configured on VLAN 100: dropped in the kernel
+    assert out["counters"]["kernel_drop_vrid"] == 1
+    assert out["vlan_hooks"] == {
+        "eth1": {"hook": "eth1", "hook_ifindex": head["ifindex"], "vlan": 100}
+    }
