@@ -39,6 +39,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -242,7 +243,14 @@ class WorkerHost:
             status = _jsonable(svc.status())
             self.chan.send(m.StatusReply(req_id=msg.req_id, status=status))
         elif isinstance(msg, m.ApplyConfig):
+            started = time.perf_counter()
             await _maybe_await(svc.apply_config(self.decode(msg.config)))
+            log.info(
+                "%s: configuration applied (generation %d) in %.0f ms",
+                self.name,
+                msg.generation,
+                (time.perf_counter() - started) * 1e3,
+            )
         elif isinstance(msg, m.DumpRequest):
             error = None
             try:

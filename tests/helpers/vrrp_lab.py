@@ -345,6 +345,67 @@ class Capture:
         return json.loads(lines[-1])
 
 
+_RECORDER = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind(("eth1", 0))
+out = open(sys.argv[1], "w", buffering=1)
+print("ready", flush=True)
+while True:
+    f = s.recv(2048)
+    if f[23] == 112:
+        ihl = (f[14] & 15) * 4
+        v = f[14 + ihl:]
+        out.write(f"{time.monotonic():.6f} {socket.inet_ntoa(f[26:30])} {v[1]} {v[2]}\n")
+"""
+
+
+class AdvertRecorder:
+    """Records every IPv4 VRRP advert seen on ``eth1`` of ``ns`` until :meth:`close`, one line
+    per advert in ``path`` (``monotonic-time source vrid priority``), for gap measurements over
+    a test of open-ended length (:class:`Capture` records for a fixed time). The constructor
+    returns once the socket is open.
+    """
+
+    def __init__(self, topo: Topology, ns: str, path: Path) -> None:
+        self.path = path
+        self.proc = topo.popen(
+            ns, [PYTHON, "-c", _RECORDER, str(path)], stderr=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            raise AssertionError(f"recorder did not start: {line!r} {self.proc.stderr.read()}")
+
+    def rows(self) -> list[tuple[float, str, int, int]]:
+        """``(time, source, vrid, priority)`` of every advert so far."""
+        out = []
+        for line in self.path.read_text().splitlines():
+            t, src, vrid, prio = line.split()
+            out.append((float(t), src, int(vrid), int(prio)))
+        return out
+
+    def first_after(self, t0: float, src: str, timeout_s: float = 30.0) -> float:
+        """Time of the first advert with a non-zero priority from ``src`` after ``t0``."""
+
+        def find() -> float | None:
+            return next((t for t, s, _, p in self.rows() if t > t0 and s == src and p > 0), None)
+
+        return float(wait_for(find, timeout_s, 0.01, f"advert from {src} after {t0}"))
+
+    def close(self) -> None:
+        """Stop recording (the file stays)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def __enter__(self) -> AdvertRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def hd_instance(
     name: str = "VI_1",
     *,

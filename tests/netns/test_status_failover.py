@@ -4,8 +4,6 @@ latency (Master_Down_Timer deadline → decision), timer lateness and the receiv
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from helpers.vrrp_lab import PYTHON, Lab, ka_config
@@ -15,15 +13,6 @@ pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.keepalived]
 VIP = "10.0.0.200"
 MASTER = r"\(VI_1\) Entering MASTER STATE"
 BACKUP = r"\(VI_1\) Entering BACKUP STATE"
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 def _status(lab: Lab, name: str) -> dict:  # type: ignore[type-arg]

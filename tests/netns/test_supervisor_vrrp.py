@@ -11,15 +11,13 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.netns import wait_for
-from helpers.vrrp_lab import Lab, ka_config
+from helpers.vrrp_lab import AdvertRecorder, Lab, ka_config
 
 from hadaemon.supervisor.status_cli import query
 
@@ -29,29 +27,6 @@ VIP = "10.0.0.200"
 KILLS = 20
 #: keepalived's Master_Down_Interval for priority 100 at 1 s adverts (VRRPv3 skew)
 MASTER_DOWN_S = 3 * 1.0 + (256 - 100) / 256 * 1.0
-
-_RECORDER = r"""
-import socket, struct, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("eth1", 0))
-out = open(sys.argv[1], "w", buffering=1)
-print("ready", flush=True)
-while True:
-    f = s.recv(2048)
-    if f[23] == 112:
-        ihl = (f[14] & 15) * 4
-        v = f[14 + ihl:]
-        out.write(f"{time.monotonic():.6f} {socket.inet_ntoa(f[26:30])} {v[1]} {v[2]}\n")
-"""
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 def _status(run_dir: Path) -> dict[str, Any] | None:
@@ -83,13 +58,7 @@ def test_vrrp_worker_killed_20_times_keepalived_backup_never_takes_over(
     assert set(doc["workers"]) == {"vrrp"}  # no virtual servers: no checker/lvs
     r2_log_before = len(lab.log("r2"))
     adverts = tmp_path / "adverts.txt"
-    rec = lab.topo.popen(
-        lab.ns["client"],
-        [sys.executable, "-c", _RECORDER, str(adverts)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert rec.stdout is not None and rec.stdout.readline().strip() == "ready"
+    rec = AdvertRecorder(lab.topo, lab.ns["client"], adverts)
     try:
         for round_ in range(KILLS):
             old = doc["workers"]["vrrp"]["pid"]
@@ -101,8 +70,7 @@ def test_vrrp_worker_killed_20_times_keepalived_backup_never_takes_over(
                 f"vrrp worker respawned (round {round_})",
             )
     finally:
-        os.killpg(rec.pid, signal.SIGKILL)
-        rec.wait(timeout=10)
+        rec.close()
     assert doc["workers"]["vrrp"]["restarts"] == KILLS
     assert doc["vrrp_states"] == {"VI_1": "MASTER"}
     rows = [line.split() for line in adverts.read_text().splitlines()]
@@ -166,13 +134,7 @@ def test_reload_broken_then_priority_change_and_new_instance_metrics_and_term(
     doc = wait_for(lambda: _status(run_dir), 10, 0.05, "status socket")
     vrrp_pid = doc["workers"]["vrrp"]["pid"]
     adverts = tmp_path / "adverts.txt"
-    rec = lab.topo.popen(
-        lab.ns["client"],
-        [sys.executable, "-c", _RECORDER, str(adverts)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert rec.stdout is not None and rec.stdout.readline().strip() == "ready"
+    rec = AdvertRecorder(lab.topo, lab.ns["client"], adverts)
     vip2_missing = []
     try:
         # 1. a broken file: logged with its location, the running config stays
@@ -238,8 +200,7 @@ def test_reload_broken_then_priority_change_and_new_instance_metrics_and_term(
 
         time.sleep(0.3)  # let the recorder see the last frames
     finally:
-        os.killpg(rec.pid, signal.SIGKILL)
-        rec.wait(timeout=10)
+        rec.close()
     assert vip2_missing == []
     rows = [line.split() for line in adverts.read_text().splitlines()]
     vi2 = [(float(t), int(p)) for t, src, vrid, p in rows if src == "10.0.0.1" and vrid == "52"]

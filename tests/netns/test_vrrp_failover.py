@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ pytestmark = [pytest.mark.root, pytest.mark.netns]
 VIP = "10.0.0.200"
 MASTER = r"\(VI_1\) Entering MASTER STATE"
 BACKUP = r"\(VI_1\) Entering BACKUP STATE"
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 def crash(lab: Lab, name: str) -> None:

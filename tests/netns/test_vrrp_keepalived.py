@@ -8,8 +8,6 @@ PASS-authentication tests (VRRPv2, 1 s adverts).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from helpers.netns import wait_for
@@ -20,15 +18,6 @@ pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.keepalived]
 VIP = "10.0.0.200"
 MASTER = r"\(VI_1\) Entering MASTER STATE"
 BACKUP = r"\(VI_1\) Entering BACKUP STATE"
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 def test_keepalived_master_hadaemon_backup(lab: Lab) -> None:
