@@ -56,9 +56,6 @@ def _argv(script: Any) -> tuple[str, ...] | None:
 
 def _check(cfg: Any, vs: Any, rs: Any, c: Any) -> CheckSpec | None:
     kind = c.CHECKER_TYPE
-    if kind == "BFD_CHECK":
-        log.warning("%sBFD_CHECK is not supported; ignored", _where(c))
-        return None
     common: dict[str, Any] = dict(
         kind=kind,
         connect_ip=c.connect_ip or rs.address,
@@ -74,6 +71,16 @@ def _check(cfg: Any, vs: Any, rs: Any, c: Any) -> CheckSpec | None:
         alpha=bool(c.alpha),
         log_all_failures=bool(c.log_all_failures or cfg.global_defs.checker_log_all_failures),
     )
+    if kind == "BFD_CHECK":
+        # the session's state decides at once (no retries), and the real server counts as
+        # down until the bfd worker reports the session Up
+        if not c.name or c.name not in {b.name for b in cfg.bfd_instances}:
+            raise CheckerConfigError(
+                f"{_where(c)}BFD_CHECK: bfd_instance {c.name!r} is not defined"
+            )
+        if c.weight:
+            log.warning("%sBFD_CHECK weight is not supported; ignored", _where(c))
+        common.update(bfd=c.name, retry=0, alpha=True, warmup_s=0.0)
     if common["delay_loop_s"] <= 0:
         raise CheckerConfigError(f"{_where(c)}{kind}: delay_loop must be > 0")
     if kind in ("HTTP_GET", "SSL_GET"):

@@ -40,10 +40,10 @@ from hadaemon.checkers.decisions import (
     SorryServerState,
 )
 from hadaemon.checkers.notify import FifoWriter, ScriptRunner
-from hadaemon.checkers.probes import ProbeResult
+from hadaemon.checkers.probes import ProbeResult, run_probe
 from hadaemon.checkers.scheduler import CheckScheduler
 from hadaemon.checkers.security import script_problem
-from hadaemon.checkers.spec import CheckerConfig, VirtualServerSpec
+from hadaemon.checkers.spec import CheckerConfig, CheckSpec, VirtualServerSpec
 
 log = logging.getLogger("hadaemon.checkers")
 
@@ -161,6 +161,8 @@ class CheckerService:
         self._fifo: FifoWriter | None = None
         #: VIP presence told by the supervisor (``ha_suspend``); unknown -> look it up
         self._addresses: dict[str, bool] = {}
+        #: BFD session name -> Up, told by the supervisor (``BFD_CHECK``); unknown = down
+        self._bfd_up: dict[str, bool] = {}
         self._running = False
         self._old_watcher: Any = None
 
@@ -220,6 +222,35 @@ class CheckerService:
         """The supervisor tells us whether a VIP is on this host (drives ``ha_suspend``)."""
         self._addresses[ip] = present
 
+    def set_bfd_state(self, name: str, up: bool) -> None:
+        """A BFD session's state (from the bfd worker through the supervisor): every
+        ``BFD_CHECK`` on it gets the verdict at once, without waiting for its next attempt."""
+        if self._bfd_up.get(name) == up:
+            return
+        self._bfd_up[name] = up
+        if self._engine is None or not self._running:
+            return
+        now = asyncio.get_running_loop().time()
+        result = self._bfd_result(name)
+        for cid in list(self._engine.checker_ids()):
+            spec = self._engine.spec(cid)
+            if spec.kind == "BFD_CHECK" and spec.bfd == name:
+                if self._on_attempt is not None:
+                    self._on_attempt(cid, result)
+                self._execute(
+                    self._engine.checker_result(cid, result.ok, now, reason=result.reason)
+                )
+
+    def _bfd_result(self, name: str | None) -> ProbeResult:
+        up = bool(name and self._bfd_up.get(name, False))
+        return ProbeResult(up, f"BFD_CHECK {name} is {'up' if up else 'down'}")
+
+    async def _probe(self, spec: CheckSpec) -> ProbeResult:
+        """The scheduler's probe: BFD_CHECK reads the last reported session state."""
+        if spec.kind == "BFD_CHECK":
+            return self._bfd_result(spec.bfd)
+        return await run_probe(spec)
+
     # -- internals --------------------------------------------------------------------------
     def _start_engine(self, cfg: CheckerConfig, old: HealthEngine | None) -> None:
         engine = HealthEngine(cfg.virtual_servers)
@@ -227,7 +258,11 @@ class CheckerService:
             _carry_over(old, engine)
         self._engine = engine
         self._scheduler = CheckScheduler(
-            engine, self._execute, suspended=self._suspended, on_attempt=self._on_attempt
+            engine,
+            self._execute,
+            suspended=self._suspended,
+            on_attempt=self._on_attempt,
+            probe=self._probe,
         )
         self._scheduler.start()
 

@@ -145,6 +145,8 @@ class CheckSpec:
     dns: DnsSpec | None = None
     udp: UdpSpec | None = None
     file: FileSpec | None = None
+    #: BFD_CHECK: the ``bfd_instance`` whose session decides (up while it is Up)
+    bfd: str | None = None
     smtp_helo_name: str = "smtpchecker.keepalived.org"
 
 

@@ -71,6 +71,7 @@ from hadaemon.vrrp.packet import encode
 from hadaemon.vrrp.router import RouterParams, VirtualRouter, group_address
 from hadaemon.vrrp.sync_group import SyncGroup
 from hadaemon.vrrp.trackers import (
+    BfdTracker,
     FileTracker,
     ProcessTracker,
     track_file_value,
@@ -209,6 +210,9 @@ class VrrpService:
         self.garp: dict[str, GarpSender] = {}
         self.na: dict[str, NaSender] = {}
         self.track_scripts: dict[str, TrackScript] = {}
+        self.bfd_up: dict[str, bool] = {}
+        """``track_bfd``: BFD session name → Up, as the bfd worker last reported it."""
+        self._bfd_keys: dict[str, set[str]] = {}
         self.fifos: list[NotifyFifo] = []
         self.groups: dict[str, list[str]] = {}
         self.unknown_vrid = 0
@@ -265,6 +269,7 @@ class VrrpService:
         if not self.no_bpf:
             self._tasks.append(asyncio.ensure_future(self.rx.upgrade()))
         self._start_trackers()
+        self._apply_bfd(time.monotonic())
         self._tasks.append(asyncio.ensure_future(self.netlink.watch_links(self._on_link)))
         now = time.monotonic()
         for i in self.insts.values():
@@ -419,6 +424,7 @@ class VrrpService:
                     log.error("(%s) cannot start: %s", name, exc)
                     continue
                 self._run(self.insts[name], ev.Startup(), time.monotonic())
+        self._apply_bfd(time.monotonic())  # new/changed track_bfd entries and weights
         if not touched and plan is not None and plan.empty:
             return  # nothing for the VRRP worker (e.g. only virtual servers changed)
         self._build_sync_groups(
@@ -489,6 +495,7 @@ class VrrpService:
             "bpf_drops": self._rx_drops(),
             "timers": self.late.status(),
             "track_scripts": {n: t.ok for n, t in self.track_scripts.items()},
+            "bfd": dict(self.bfd_up),
         }
 
     def _rx_status(self) -> dict[str, Any]:
@@ -698,6 +705,50 @@ class VrrpService:
         self._tasks.extend(self._tracker_tasks)
 
     # ================================================================ trackers
+    def set_bfd_state(self, name: str, up: bool) -> None:
+        """A BFD session's state, from the bfd worker through the supervisor (``track_bfd``)."""
+        if self.bfd_up.get(name) == up:
+            return
+        self.bfd_up[name] = up
+        log.info("BFD %s is %s", name, "up" if up else "down")
+        if self._started and not self._stopping:
+            self._apply_bfd(time.monotonic(), only=name)
+
+    def _bfd_trackers(self, i: _Inst) -> list[BfdTracker]:
+        """The ``track_bfd`` trackers of instance ``i``: its own and its sync group's."""
+        bfds = {b.name: b for b in getattr(self.config, "bfd_instances", ())}
+        entries: list[tuple[Any, str | None, bool]] = [(t, None, False) for t in i.cfg.track_bfd]
+        if i.group:
+            sg = next((g for g in self.config.vrrp_sync_groups if g.name == i.group), None)
+            if sg is not None:
+                fault_only = not sg.sync_group_tracking_weight
+                entries += [(t, sg.name, fault_only) for t in sg.track_bfd]
+        out = []
+        for t, group, fault_only in entries:
+            b = bfds.get(t.name)
+            if b is None:  # an unknown name is a config error (validate.py)
+                continue
+            weight = t.weight if t.weight is not None else b.weight
+            reverse = bool(t.reverse or (t.weight is None and b.weight_reverse))
+            up = self.bfd_up.get(t.name, False)
+            out.append(BfdTracker(t.name, 0 if fault_only else weight, reverse, group, up))
+        return out
+
+    def _apply_bfd(self, now: float, *, only: str | None = None) -> None:
+        """Give every instance its ``track_bfd`` contributions (idempotent); drop those of
+        entries no longer configured."""
+        for name, i in self.insts.items():
+            keys: set[str] = set()
+            for tr in self._bfd_trackers(i):
+                keys.add(tr.key)
+                if only is None or tr.name == only:
+                    self._run(i, tr.contribution(), now)
+            for gone in self._bfd_keys.get(name, set()) - keys:
+                self._run(i, ev.TrackerChanged(gone, 0), now)
+            self._bfd_keys[name] = keys
+        for name in set(self._bfd_keys) - set(self.insts):
+            del self._bfd_keys[name]
+
     def _on_script(self, name: str, ok: bool, *, only: _Inst | None = None) -> None:
         scripts = {s.name: s for s in self.config.vrrp_scripts}
         vs = scripts.get(name)

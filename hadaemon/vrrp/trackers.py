@@ -8,7 +8,8 @@ feeds results here; nothing in this module does I/O.
 Weight rules (keepalived.conf(5)): weight > 0 is added while the tracker is up, weight < 0 is
 added while it is down, weight 0 puts the instance in FAULT while it is down; ``reverse`` swaps
 up and down. Link trackers (``track_interface``) are handled inside the router from
-``InterfaceUp``/``InterfaceDown`` events.
+``InterfaceUp``/``InterfaceDown`` events. ``track_bfd`` follows the state of a BFD session
+(:class:`BfdTracker`), which the bfd worker reports through the supervisor.
 """
 
 from __future__ import annotations
@@ -177,6 +178,41 @@ class ProcessTracker:
         before = self.up
         self.running = max(0, running)
         return before != self.up
+
+    def contribution(self) -> TrackerChanged:
+        """Current priority contribution."""
+        return weighted_contribution(self.key, self.up, self.weight, self.reverse)
+
+
+@dataclass
+class BfdTracker:
+    """``track_bfd``: up while the BFD session (``bfd_instance NAME``) is Up.
+
+    A session starts down (keepalived: an instance tracking an unweighted BFD stays in FAULT
+    until the session comes Up). In a sync group without ``sync_group_tracking_weight`` the
+    weight is 0: the session going down puts the group in FAULT.
+    """
+
+    name: str
+    """``bfd_instance NAME``."""
+    weight: int = 0
+    """``weight`` of the ``track_bfd`` entry, else the ``bfd_instance``'s (0: FAULT)."""
+    reverse: bool = False
+    """``weight ... reverse``."""
+    group: str | None = None
+    """The sync group whose ``track_bfd`` this is (None: the instance's own)."""
+    up: bool = False
+    """The session is Up."""
+
+    @property
+    def key(self) -> str:
+        """Key used in :class:`TrackerChanged` (a group's entry is apart from the instance's)."""
+        return f"bfd:{self.group}:{self.name}" if self.group else f"bfd:{self.name}"
+
+    def set_state(self, up: bool) -> bool:
+        """Feed the session's state; True if it changed."""
+        changed, self.up = up != self.up, up
+        return changed
 
     def contribution(self) -> TrackerChanged:
         """Current priority contribution."""
