@@ -45,6 +45,15 @@ REJECT = 0
 Insn = tuple[int, int, int, int]
 
 
+def _checked_vrids(vrids: Iterable[int]) -> list[int]:
+    """The distinct VRIDs, sorted; ValueError for one outside 1..255."""
+    ids = sorted(set(vrids))
+    for v in ids:
+        if not 1 <= v <= 255:
+            raise ValueError(f"VRID {v} out of range 1..255")
+    return ids
+
+
 def _vrid_chain(vrids: list[int], load: Insn) -> list[Insn]:
     """``load`` the VRID, then jeq each; falls through to REJECT, jumps to ACCEPT on a match.
 
@@ -61,10 +70,7 @@ def _vrid_chain(vrids: list[int], load: Insn) -> list[Insn]:
 
 def build_ipv4(vrids: Iterable[int]) -> list[Insn]:
     """The program for an IPv4 raw socket (packet starts at the IP header)."""
-    ids = sorted(set(vrids))
-    for v in ids:
-        if not 1 <= v <= 255:
-            raise ValueError(f"VRID {v} out of range 1..255")
+    ids = _checked_vrids(vrids)
     if not ids:
         return [(BPF_RET_K, 0, 0, REJECT)]
     filter_vrids = len(ids) <= MAX_FILTERED_VRIDS
@@ -101,10 +107,7 @@ def build_ipv4(vrids: Iterable[int]) -> list[Insn]:
 
 def build_ipv6(vrids: Iterable[int]) -> list[Insn]:
     """The program for an IPv6 raw socket (packet starts at the VRRP header)."""
-    ids = sorted(set(vrids))
-    for v in ids:
-        if not 1 <= v <= 255:
-            raise ValueError(f"VRID {v} out of range 1..255")
+    ids = _checked_vrids(vrids)
     if not ids:
         return [(BPF_RET_K, 0, 0, REJECT)]
     if len(ids) > MAX_FILTERED_VRIDS:
