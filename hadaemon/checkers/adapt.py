@@ -9,6 +9,7 @@ A value the checker cannot use raises ``CheckerConfigError`` with the config loc
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from hadaemon.checkers.probes.udp import parse_hex_str
@@ -26,6 +27,7 @@ from hadaemon.checkers.spec import (
     VirtualServerSpec,
     fmt_service,
 )
+from hadaemon.config import pcre
 
 log = logging.getLogger("hadaemon.checkers")
 
@@ -93,15 +95,16 @@ def _check(cfg: Any, vs: Any, rs: Any, c: Any) -> CheckSpec | None:
                 virtualhost=u.virtualhost,
                 regex=u.regex,
                 regex_no_match=u.regex_no_match,
+                regex_options=tuple(u.regex_options),
+                regex_min_offset=u.regex_min_offset or 0,
+                regex_max_offset=u.regex_max_offset,
             )
             for u in c.url
         ) or (UrlSpec(),)
         for u in urls:
             if u.regex is not None:
-                import re
-
                 try:
-                    re.compile(u.regex.encode())
+                    pcre.compile_pattern(u.regex, u.regex_options)
                 except re.error as exc:
                     raise CheckerConfigError(f"{_where(c)}bad regex {u.regex!r}: {exc}") from None
         common["http"] = HttpSpec(

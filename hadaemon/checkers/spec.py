@@ -54,6 +54,12 @@ class UrlSpec:
     virtualhost: str | None = None
     regex: str | None = None
     regex_no_match: bool = False
+    #: keepalived's PCRE2 option names (see :mod:`hadaemon.config.pcre`)
+    regex_options: tuple[str, ...] = ()
+    #: the match must start at or after this body offset
+    regex_min_offset: int = 0
+    #: ... and at or before this one (inclusive); None = anywhere
+    regex_max_offset: int | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from hadaemon.config import model as m
+from hadaemon.config import pcre
 from hadaemon.config.errors import ConfigError, Diagnostics, did_you_mean
 from hadaemon.config.lexer import Line, Token, split_script
 from hadaemon.config.model import Location
@@ -1652,16 +1653,63 @@ def _url_block() -> Block:
 
     b.add("status_code", Kw(status_code, 1, None))
     b.add("virtualhost", word("virtualhost"))
-    b.add("regex", word("regex"))
+
+    def regex(p: Parser, st: Stmt, acc: Acc) -> None:
+        acc["regex"] = st.args[0].text
+        acc["_regex_loc"] = st.args[0].loc
+
+    b.add("regex", Kw(regex, 1, 1))
     b.add("regex_no_match", flag("regex_no_match"))
-    b.add("regex_options", words("regex_options"))
-    b.add("regex_stack", integer("regex_stack", 1, 2**31 - 1))
+
+    def regex_options(p: Parser, st: Stmt, acc: Acc) -> None:
+        acc["regex_options"] = (*acc.get("regex_options", ()), *(t.text for t in st.args))
+        acc["_regex_option_locs"] = {
+            **acc.get("_regex_option_locs", {}),
+            **{t.text: t.loc for t in st.args},
+        }
+
+    b.add("regex_options", Kw(regex_options, 1, None))
+
+    def regex_stack(p: Parser, st: Stmt, acc: Acc) -> None:
+        # keepalived: regex_stack START MAX (PCRE2's JIT stack); Python's re has none
+        vals = [p.int_arg(t, 1, 2**31 - 1, "'regex_stack'") for t in st.args]
+        if None in vals:
+            return
+        if len(vals) == 2 and vals[0] > vals[1]:  # type: ignore[operator]
+            p.diags.error("regex_stack START cannot exceed MAX", st.args[0].loc)
+            return
+        acc["regex_stack"] = vals[-1]
+        p.diags.warning(
+            "regex_stack ignored: Python's re has no JIT stack to size",
+            st.kw.loc,
+            "remove it; deep patterns need no stack setting here",
+        )
+
+    b.add("regex_stack", Kw(regex_stack, 1, 2))
     b.add("regex_min_offset", integer("regex_min_offset", 0, 2**31 - 1))
     b.add("regex_max_offset", integer("regex_max_offset", 0, 2**31 - 1))
     return b
 
 
 def _finish_url(p: Parser, st: Stmt, acc: Acc) -> m.Url:
+    regex_loc = acc.pop("_regex_loc", None)
+    option_locs = acc.pop("_regex_option_locs", {})
+    pattern = acc.get("regex")
+    options = tuple(acc.get("regex_options", ()))
+    for prob in pcre.problems(pattern, options):
+        report = p.diags.error if prob.severity == "error" else p.diags.warning
+        report(prob.message, option_locs.get(prob.option, st.loc), prob.hint)
+    if pattern is not None:
+        try:
+            pcre.compile_pattern(pattern, options)
+        except re.error as exc:
+            p.diags.error(f"invalid regex {pattern!r}: {exc}", regex_loc or st.loc)
+    lo, hi = acc.get("regex_min_offset"), acc.get("regex_max_offset")
+    if lo is not None and hi is not None and lo > hi:
+        p.diags.error(
+            f"regex_min_offset {lo} is beyond regex_max_offset {hi}: nothing can match",
+            st.loc,
+        )
     return _build(m.Url, st, acc)
 
 

@@ -6,6 +6,11 @@ sliding window, a strict header parser that rejects garbage, and a timeout on ev
 body is only read when a ``digest`` or ``regex`` needs it. ``fetch`` is shared with genhash.
 
 Every ``url`` of the checker is fetched in turn; the attempt succeeds when all of them pass.
+
+The regex is keepalived's PCRE2 question asked of Python's ``re`` (:mod:`hadaemon.config.pcre`):
+is there a match whose start lies in ``[regex_min_offset, regex_max_offset]`` (and, with
+``firstline``, at or before the first newline)? :class:`RegexScan` asks it of the body as it
+streams by, over a window that keeps the last :data:`REGEX_WINDOW` bytes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 
 from hadaemon.checkers.probes import ProbeResult, local_addr, target
 from hadaemon.checkers.spec import CheckSpec, HttpSpec, UrlSpec
+from hadaemon.config import pcre
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_HEADERS = 128
@@ -92,23 +98,77 @@ async def _read_exactly(reader: asyncio.StreamReader, n: int, timeout_s: float) 
         raise HttpError("body shorter than announced") from None
 
 
-class _BodySink:
-    def __init__(self, want_digest: bool, regex: re.Pattern[bytes] | None) -> None:
-        self.md5 = hashlib.md5() if want_digest else None
+@dataclass(frozen=True)
+class BodyRegex:
+    """A url's regex question: a match starting in ``[min_offset, max_offset]`` of the body."""
+
+    pattern: re.Pattern[bytes]
+    min_offset: int = 0
+    #: inclusive; None = anywhere
+    max_offset: int | None = None
+    #: PCRE2 ``firstline``: the match starts at or before the first newline
+    firstline: bool = False
+
+
+class RegexScan:
+    """Streams a body through a :class:`BodyRegex` (pure: ``feed`` chunks, read ``matched``).
+
+    The window keeps the last :data:`REGEX_WINDOW` bytes so a match may straddle chunks; once
+    the window has moved on, its first byte was searched already, so searches start at index 1
+    (a '^' or lookbehind never sees the window edge as the body's start).
+    """
+
+    def __init__(self, regex: BodyRegex) -> None:
         self.regex = regex
-        self.matched: bool | None = False if regex is not None else None
-        self.tail = b""
+        self.matched = False
+        self._buf = b""
+        self._base = 0
+        """absolute body offset of ``_buf[0]``"""
+        self._limit = regex.max_offset
+        self._newline_seen = False
+        self._done = False
+
+    def feed(self, data: bytes) -> None:
+        """The next chunk of the body."""
+        if self.matched or self._done:
+            return
+        r = self.regex
+        if r.firstline and not self._newline_seen and (i := data.find(b"\n")) >= 0:
+            self._newline_seen = True
+            nl = self._base + len(self._buf) + i
+            self._limit = nl if self._limit is None else min(self._limit, nl)
+        window = self._buf + data
+        pos = max(r.min_offset - self._base, 1 if self._base else 0)
+        if pos <= len(window):
+            m = r.pattern.search(window, pos)
+            if m is not None and (self._limit is None or self._base + m.start() <= self._limit):
+                self.matched = True
+                return
+        keep = window[-REGEX_WINDOW:]
+        self._base += len(window) - len(keep)
+        self._buf = keep
+        if self._limit is not None and self._base and self._base >= self._limit:
+            self._done = True  # no position at or before the limit is left to try
+
+
+class _BodySink:
+    def __init__(self, want_digest: bool, regex: BodyRegex | re.Pattern[bytes] | None) -> None:
+        self.md5 = hashlib.md5() if want_digest else None
+        if isinstance(regex, re.Pattern):
+            regex = BodyRegex(regex)
+        self.scan = RegexScan(regex) if regex is not None else None
         self.total = 0
+
+    @property
+    def matched(self) -> bool | None:
+        return self.scan.matched if self.scan is not None else None
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
         if self.md5 is not None:
             self.md5.update(data)
-        if self.regex is not None and not self.matched:
-            window = self.tail + data
-            if self.regex.search(window):
-                self.matched = True
-            self.tail = window[-REGEX_WINDOW:]
+        if self.scan is not None:
+            self.scan.feed(data)
 
 
 async def _read_headers(
@@ -198,7 +258,7 @@ async def fetch(
     timeout_s: float = 5.0,
     local: tuple[str, int] | None = None,
     want_digest: bool = True,
-    regex: re.Pattern[bytes] | None = None,
+    regex: BodyRegex | re.Pattern[bytes] | None = None,
 ) -> HttpResponse:
     """GET ``path`` from ``host:port`` and digest/regex the body as it streams by.
 
@@ -301,7 +361,16 @@ async def check_url(spec: CheckSpec, url: UrlSpec) -> ProbeResult:
     tls = spec.kind == "SSL_GET"
     vhost = url.virtualhost or h.virtualhost
     sni = (h.sni_name or vhost) if h.enable_sni else None
-    regex = re.compile(url.regex.encode()) if url.regex else None
+    regex = (
+        BodyRegex(
+            pcre.compile_pattern(url.regex, url.regex_options),
+            url.regex_min_offset,
+            url.regex_max_offset,
+            "firstline" in url.regex_options,
+        )
+        if url.regex
+        else None
+    )
     try:
         resp = await fetch(
             spec.connect_ip,
