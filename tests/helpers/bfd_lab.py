@@ -8,6 +8,7 @@ and reads hadaemon's BFD sessions from its status socket.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 import signal
@@ -18,6 +19,36 @@ from typing import Any
 
 from hadaemon.supervisor.status_cli import query
 from helpers.netns import Topology, sh, wait_for
+
+_starts = itertools.count(1)
+
+
+def start_keepalived(
+    topo: Topology, ns: str, tmp: Path, conf: str, name: str = "ka"
+) -> subprocess.Popen[Any]:
+    """keepalived 2.2.7 (``-n -l -D``, every subsystem its config asks for) in namespace
+    ``ns``, config ``tmp/NAME.conf``, output appended to ``tmp/NAME.log``.
+
+    Fresh pid files per start: a killed keepalived's children can linger as zombies
+    (reparented to a reaper that is not ours), which keepalived takes for a live daemon.
+    """
+    path = tmp / f"{name}.conf"
+    path.write_text(conf)
+    d = tmp / f"{name}-pids{next(_starts)}"
+    d.mkdir()
+    argv = ["keepalived", "-n", "-l", "-D", "-f", str(path)]
+    for flag, what in (("-p", "ka"), ("-r", "vrrp"), ("-c", "check"), ("-b", "bfd")):
+        argv += [flag, str(d / f"{what}.pid")]
+    with open(tmp / f"{name}.log", "ab") as fh:
+        return topo.popen(ns, argv, stdout=fh)
+
+
+def bfd_conf(name: str, neighbor: str, source: str, extra: str = "") -> str:
+    """A ``bfd_instance`` block with 100 ms × 3 timers (a Detection Time of 0.3 s once Up)."""
+    return (
+        f"bfd_instance {name} {{\n    neighbor_ip {neighbor}\n    source_ip {source}\n"
+        f"    min_rx 100\n    min_tx 100\n    multiplier 3\n{extra}}}\n"
+    )
 
 
 class BfdLab:
@@ -38,7 +69,6 @@ class BfdLab:
             self.topo.exec(self.ns[r], "ip", "link", "set", "eth0", "up")
         self.procs: dict[str, subprocess.Popen[Any]] = {}
         self.logs: dict[str, Path] = {}
-        self._starts = 0
 
     def close(self) -> None:
         """Stop hadaemon in order (SIGTERM), then tear down everything started here."""
@@ -56,19 +86,8 @@ class BfdLab:
 
     def start_keepalived(self, router: str, conf: str, name: str = "ka") -> None:
         """keepalived -n -l -D in ``router`` with its own pid files."""
-        path = self.tmp / f"{name}.conf"
-        path.write_text(conf)
-        # fresh pid files per start: a killed keepalived's children can linger as zombies
-        # (reparented to a reaper that is not ours), which keepalived takes for a live daemon
-        self._starts += 1
-        d = self.tmp / f"{name}-pids{self._starts}"
-        d.mkdir()
-        fh = self._log(name)
-        argv = ["keepalived", "-n", "-l", "-D", "-f", str(path)]
-        for flag, what in (("-p", "ka"), ("-r", "vrrp"), ("-c", "check"), ("-b", "bfd")):
-            argv += [flag, str(d / f"{what}.pid")]
-        self.procs[name] = self.topo.popen(self.ns[router], argv, stdout=fh)
-        fh.close()
+        self.procs[name] = start_keepalived(self.topo, self.ns[router], self.tmp, conf, name)
+        self.logs[name] = self.tmp / f"{name}.log"
 
     def kill(self, name: str) -> None:
         """SIGKILL the process group of ``name`` (keepalived and its children), and reap it."""

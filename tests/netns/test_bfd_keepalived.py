@@ -11,19 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.bfd_lab import BfdLab
+from helpers.bfd_lab import BfdLab, bfd_conf
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.keepalived]
 
-# 100 ms × 3: a Detection Time of 0.3 s once Up (waits below allow far more)
-TIMERS = "min_rx 100\n    min_tx 100\n    multiplier 3"
-
-
-def _conf(name: str, neighbor: str, source: str, extra: str = "") -> str:
-    return (
-        f"bfd_instance {name} {{\n    neighbor_ip {neighbor}\n    source_ip {source}\n"
-        f"    {TIMERS}\n{extra}}}\n"
-    )
+KA_GLOBAL = "global_defs {\n    router_id ka\n}\n"
 
 
 @pytest.fixture
@@ -37,8 +29,8 @@ def lab(tmp_path: Path) -> Iterator[BfdLab]:
 
 def test_session_with_keepalived_up_down_up(lab: BfdLab) -> None:
     a, b = lab.addr["a"], lab.addr["b"]
-    lab.start_hadaemon("a", _conf("peer1", b, a))
-    lab.start_keepalived("b", "global_defs {\n    router_id ka\n}\n" + _conf("peer1", a, b))
+    lab.start_hadaemon("a", bfd_conf("peer1", b, a))
+    lab.start_keepalived("b", KA_GLOBAL + bfd_conf("peer1", a, b))
     up = lab.wait_session("peer1", "Up", 20)
     lab.wait_log("ka", r"\(peer1\) Entering Up state", 10)
     # the three-way handshake and both poll sequences are over: fast timers on both sides
@@ -66,7 +58,7 @@ def test_session_with_keepalived_up_down_up(lab: BfdLab) -> None:
 
     # keepalived comes back: Up again on both sides
     since = len(lab.log("ka"))
-    lab.start_keepalived("b", "global_defs {\n    router_id ka\n}\n" + _conf("peer1", a, b))
+    lab.start_keepalived("b", KA_GLOBAL + bfd_conf("peer1", a, b))
     again = lab.wait_session("peer1", "Up", 20)
     assert again["stats"]["up_transitions"] == 2
     lab.wait_log("ka", r"\(peer1\) Entering Up state", 10, since=since)
@@ -81,10 +73,10 @@ def test_session_with_keepalived_up_down_up(lab: BfdLab) -> None:
 
 def test_passive_hadaemon_waits_for_keepalived(lab: BfdLab) -> None:
     a, b = lab.addr["a"], lab.addr["b"]
-    lab.start_hadaemon("a", _conf("p", b, a, "    passive\n"))
+    lab.start_hadaemon("a", bfd_conf("p", b, a, "    passive\n"))
     lab.wait_session("p", "Down", 20)
     s = lab.session("p")
     assert s is not None and s["stats"]["tx_packets"] == 0  # passive: silent alone
-    lab.start_keepalived("b", "global_defs {\n    router_id ka\n}\n" + _conf("p", a, b))
+    lab.start_keepalived("b", KA_GLOBAL + bfd_conf("p", a, b))
     lab.wait_session("p", "Up", 20)
     lab.wait_log("ka", r"\(p\) Entering Up state", 10)
