@@ -182,6 +182,19 @@ class SmtpAlerts:
         """Whether the config can send any alert at all."""
         return self._settings is not None
 
+    def status(self) -> dict[str, Any] | None:
+        """Counters for the status document, or None when no alert can be sent."""
+        if self._settings is None:
+            return None
+        m = self.mailer
+        return {
+            "server": self._settings.where,
+            "sent": m.sent,
+            "failed": m.failed,
+            "dropped": m.dropped,
+            "queued": m.pending,
+        }
+
     def reconfigure(self, config: Any) -> None:
         """A reload took effect."""
         self._settings = self._make_settings(config)

@@ -909,6 +909,7 @@ class Supervisor:
                     n for n, sw in self.spares.items() if sw.pid in self.warm_spares
                 ),
                 "stopping": self.stopping,
+                "smtp_alerts": self.smtp_alerts.status(),
             },
             "workers": workers,
             "vrrp_states": dict(self.vrrp_states),

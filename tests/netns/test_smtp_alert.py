@@ -218,7 +218,8 @@ def test_unanswering_smtp_server_blocks_nothing(lab: Lab, tmp_path: Path) -> Non
         ok = inst == {"VI_1": "MASTER", "VI_2": "MASTER"} and d["vrrp_states"] == inst
         return d if ok and states.get(f"{RS_IP}:{RS_PORT}") is up else None
 
-    wait_for(lambda: settled(True), 30, 0.1, "both instances MASTER, real server up")
+    doc = wait_for(lambda: settled(True), 30, 0.1, "both instances MASTER, real server up")
+    assert doc["hadaemon"]["smtp_alerts"]["server"] == "[10.0.0.100]:2525"
     lab.wait_holder("10.0.0.200", "r1", timeout_s=5)
     rs.kill()
     rs.wait(timeout=10)
@@ -229,6 +230,13 @@ def test_unanswering_smtp_server_blocks_nothing(lab: Lab, tmp_path: Path) -> Non
         timeout_s=30,
     )
     assert "Traceback" not in lab.log("r1"), lab.log("r1")[-3000:]
+    counters = wait_for(
+        lambda: (c := ask()["hadaemon"]["smtp_alerts"])["failed"] >= 1 and c,  # type: ignore[index]
+        30,
+        0.2,
+        "a failed mail in the status",
+    )
+    assert counters["sent"] == 0
     # mails are still queued: the stop waits for them only briefly
     lab.signal("r1", signal.SIGTERM)
     assert lab.procs["r1"].wait(timeout=30) == 0
