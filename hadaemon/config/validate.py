@@ -14,6 +14,7 @@ an instance without virtual addresses.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 from collections.abc import Callable, Collection
@@ -44,6 +45,7 @@ def validate(
     _check_sync_groups(config, diags)
     _check_virtual_servers(config, diags)
     _check_scripts(config, diags)
+    _check_bfd(config, diags)
 
 
 def _dupes(items: Any, key: Callable[[Any], Any], what: str, diags: Diagnostics) -> None:
@@ -258,6 +260,45 @@ def _check_sync_groups(config: Config, diags: Diagnostics) -> None:
                 t.name,
                 "vrrp_script",
                 scripts,
+                t.location,
+            )
+
+
+def _check_bfd(config: Config, diags: Diagnostics) -> None:
+    """``bfd_instance``: a neighbor, one address family, one session per neighbor; the
+    ``track_bfd`` of sync groups name existing instances."""
+    sessions: dict[tuple[str, str | None, bool], str] = {}
+    for b in config.bfd_instances:
+        if not b.neighbor_ip:
+            diags.error(f"bfd_instance {b.name} has no neighbor_ip", b.location)
+            continue
+        neighbor = ipaddress.ip_address(b.neighbor_ip.split("%", 1)[0])
+        if b.source_ip:
+            source = ipaddress.ip_address(b.source_ip.split("%", 1)[0])
+            if source.version != neighbor.version:
+                diags.error(
+                    f"bfd_instance {b.name}: source_ip {b.source_ip} and neighbor_ip "
+                    f"{b.neighbor_ip} are of different address families",
+                    b.location,
+                )
+        key = (str(neighbor), b.source_ip, b.multihop)
+        if key in sessions:
+            diags.error(
+                f"bfd_instance {b.name}: neighbor {b.neighbor_ip} already has a session "
+                f"(bfd_instance {sessions[key]})",
+                b.location,
+            )
+        else:
+            sessions[key] = b.name
+    names = {b.name for b in config.bfd_instances}
+    for sg in config.vrrp_sync_groups:
+        for t in sg.track_bfd:
+            _check_ref(
+                diags,
+                f"vrrp_sync_group {sg.name} track_bfd",
+                t.name,
+                "bfd_instance",
+                names,
                 t.location,
             )
 
