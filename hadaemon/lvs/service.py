@@ -587,9 +587,9 @@ class LvsService:
         if self.engine is None:
             return
         fn = getattr(self.engine.backend, "set_sync_daemon", None)
-        cfg = sync_daemon_from_config(self.config)
         if fn is None:  # nftables: no connection sync (warned by check_config at start)
             return
+        cfg = sync_daemon_from_config(self.config)
         if cfg is None and self.sync_daemon is None:
             return
         sync = self.config.global_defs.lvs_sync_daemon
