@@ -115,7 +115,10 @@ class RegexScan:
 
     The window keeps the last :data:`REGEX_WINDOW` bytes so a match may straddle chunks; once
     the window has moved on, its first byte was searched already, so searches start at index 1
-    (a '^' or lookbehind never sees the window edge as the body's start).
+    (a '^' or lookbehind never sees the window edge as the body's start). A match that reaches
+    the end of the data so far is only *possible* (``ok$`` is no match if the body goes on, as
+    with PCRE2's partial matching): it is searched again with the next chunk and confirmed by
+    :meth:`finish` at the end of the body.
     """
 
     def __init__(self, regex: BodyRegex) -> None:
@@ -130,6 +133,13 @@ class RegexScan:
 
     def feed(self, data: bytes) -> None:
         """The next chunk of the body."""
+        self._search(data, final=False)
+
+    def finish(self) -> None:
+        """The body has ended: a match reaching its end counts."""
+        self._search(b"", final=True)
+
+    def _search(self, data: bytes, final: bool) -> None:
         if self.matched or self._done:
             return
         r = self.regex
@@ -139,15 +149,21 @@ class RegexScan:
             self._limit = nl if self._limit is None else min(self._limit, nl)
         window = self._buf + data
         pos = max(r.min_offset - self._base, 1 if self._base else 0)
+        held: int | None = None
         if pos <= len(window):
             m = r.pattern.search(window, pos)
             if m is not None and (self._limit is None or self._base + m.start() <= self._limit):
-                self.matched = True
-                return
-        keep = window[-REGEX_WINDOW:]
-        self._base += len(window) - len(keep)
-        self._buf = keep
-        if self._limit is not None and self._base and self._base >= self._limit:
+                # "$" also matches before a final newline: that one byte counts as the end too
+                if final or m.end() < len(window) - 1 or len(window) - m.start() > REGEX_WINDOW:
+                    self.matched = True  # (a possible match longer than the window counts)
+                    return
+                held = m.start()
+        cut = max(0, len(window) - REGEX_WINDOW)
+        if held is not None:  # keep the possible match and one byte before it (pos >= 1)
+            cut = min(cut, held - 1) if held else 0
+        self._base += cut
+        self._buf = window[cut:]
+        if held is None and self._limit is not None and self._base and self._base >= self._limit:
             self._done = True  # no position at or before the limit is left to try
 
 
@@ -169,6 +185,10 @@ class _BodySink:
             self.md5.update(data)
         if self.scan is not None:
             self.scan.feed(data)
+
+    def finish(self) -> None:
+        if self.scan is not None:
+            self.scan.finish()
 
 
 async def _read_headers(
@@ -305,6 +325,7 @@ async def fetch(
         sink = _BodySink(want_digest, regex)
         if want_digest or regex is not None:
             await _read_body(reader, headers, sink, timeout_s)
+            sink.finish()
         return HttpResponse(
             status,
             headers,

@@ -149,6 +149,7 @@ def scan(regex: BodyRegex, *chunks: bytes) -> bool:
     s = RegexScan(regex)
     for c in chunks:
         s.feed(c)
+    s.finish()
     return s.matched
 
 
@@ -190,3 +191,28 @@ def test_window_edge_is_not_the_body_start() -> None:
     filler = b"x" * (2 * REGEX_WINDOW)
     assert not scan(rx("^x"), b"y" + filler, filler)
     assert scan(rx("^y"), b"y" + filler, filler)
+
+
+def test_a_match_at_the_end_of_a_chunk_waits_for_the_next() -> None:
+    # PCRE2 partial matching: "ok$" at the end of a chunk is no match if the body goes on
+    assert not scan(rx("ok$"), b"status ok", b"\nand more")
+    assert scan(rx("ok$"), b"status ok", b"\n")  # $ before the final newline
+    assert not scan(rx("ok$"), b"status ok\n", b"and more")
+    assert scan(rx("ok$"), b"status ", b"ok")
+    assert not scan(rx("ok(?!ay)"), b"ok", b"ay")
+    assert scan(rx("hello"), b"say hello", b" world")  # a literal stays a match
+    s = RegexScan(rx("hello"))
+    s.feed(b"say hello")
+    assert not s.matched  # only possible so far ...
+    s.feed(b" world")
+    assert s.matched  # ... confirmed by the next chunk
+    # a greedy match touching the end of every chunk does not keep the whole body
+    s = RegexScan(rx("a.*", "dotall"))
+    for _ in range(4):
+        s.feed(b"a" * REGEX_WINDOW)
+    assert s.matched
+    s = RegexScan(rx("x$", hi=3))
+    s.feed(b"aax")  # possible at offset 2, within the limit
+    s.feed(b"\nmore")
+    s.finish()
+    assert not s.matched
