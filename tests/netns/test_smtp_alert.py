@@ -39,9 +39,9 @@ global_defs {{
     vrrp_garp_master_delay 0
     notification_email {{
         ops@example.com
-        oncall@example.com
+        "On Call <oncall@example.com>"
     }}
-    notification_email_from hadaemon@example.com
+    notification_email_from "hadaemon on r1 <hadaemon@example.com>"
     smtp_server {smtp_ip} {smtp_port}
     smtp_helo_name r1.example.com
     smtp_connect_timeout {timeout}
@@ -155,8 +155,9 @@ def test_vrrp_and_checker_transitions_are_mailed(lab: Lab, tmp_path: Path) -> No
     assert master["mail_from"] == "hadaemon@example.com"
     assert master["rcpt_tos"] == ["ops@example.com", "oncall@example.com"]
     msg = master["msg"]
-    assert msg["From"] == "hadaemon@example.com"
-    assert msg["To"] == "ops@example.com, oncall@example.com"
+    # MAIL FROM / RCPT TO carry the bare addresses, the headers the names (as keepalived)
+    assert msg["From"] == "hadaemon on r1 <hadaemon@example.com>"
+    assert msg["To"] == "ops@example.com, On Call <oncall@example.com>"
     assert msg["X-Mailer"].startswith("Keepalived")
     assert msg["Date"]
     assert msg.get_content().strip() == "=> VRRP Instance is now owning VRRP VIPs <="
