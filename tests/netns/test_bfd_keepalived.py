@@ -7,11 +7,15 @@ diagnostic), never on how fast something happened; the waits are generous.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.bfd_lab import BfdLab, bfd_conf
+from helpers.netns import wait_for
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.keepalived]
 
@@ -80,3 +84,81 @@ def test_passive_hadaemon_waits_for_keepalived(lab: BfdLab) -> None:
     lab.start_keepalived("b", KA_GLOBAL + bfd_conf("p", a, b))
     lab.wait_session("p", "Up", 20)
     lab.wait_log("ka", r"\(p\) Entering Up state", 10)
+
+
+def test_reload_new_timers_then_removal_says_admin_down(lab: BfdLab) -> None:
+    a, b = lab.addr["a"], lab.addr["b"]
+    lab.start_hadaemon("a", bfd_conf("peer1", b, a))
+    lab.start_keepalived("b", KA_GLOBAL + bfd_conf("peer1", a, b))
+    lab.wait_session("peer1", "Up", 20)
+    hd = lab.procs["hd"]
+    conf = lab.tmp / "hd.conf"
+
+    # slower transmission, same neighbor: a Poll Sequence, the session stays Up
+    conf.write_text(bfd_conf("peer1", b, a).replace("min_tx 100", "min_tx 200"))
+    hd.send_signal(signal.SIGHUP)
+
+    def polled() -> dict[str, Any] | None:
+        s = lab.session("peer1")
+        ok = s and s["desired_min_tx_us"] == 200_000 and not s["poll_active"]
+        return s if ok else None
+
+    s = wait_for(polled, 15, 0.1, "new min_tx in effect")
+    assert s["state"] == "Up" and s["stats"]["down_transitions"] == 0
+    assert s["tx_interval_us"] == 200_000
+    assert s["stats"]["polls_sent"] >= 2  # the first Up, then this change
+
+    # peer1 goes (another session stays, so the worker applies the reload itself): it says
+    # AdminDown and keepalived leaves Up at once
+    since = len(lab.log("ka"))
+    other = b.rsplit(".", 1)[0] + ".77"  # nobody there
+    conf.write_text(bfd_conf("other", other, a))
+    hd.send_signal(signal.SIGHUP)
+    lab.wait_log("ka", r"\(peer1\) Entering Down state", 10, since=since)
+
+    def sessions() -> list[str] | None:
+        doc = lab.status() or {}
+        svc = doc.get("services", {}).get("bfd") or {}
+        names = [x["name"] for x in svc.get("sessions", [])]
+        return names if names == ["other"] else None
+
+    wait_for(sessions, 10, 0.1, "only the new session")
+    doc = lab.status()
+    assert doc is not None and doc["workers"]["bfd"]["restarts"] == 0
+
+
+def test_bfd_worker_killed_is_respawned_and_comes_back_up(lab: BfdLab) -> None:
+    a, b = lab.addr["a"], lab.addr["b"]
+    lab.start_hadaemon("a", bfd_conf("peer1", b, a))
+    lab.start_keepalived("b", KA_GLOBAL + bfd_conf("peer1", a, b))
+    first = lab.wait_session("peer1", "Up", 20)
+    doc = lab.status()
+    assert doc is not None
+    pid = doc["workers"]["bfd"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+
+    def new_session() -> dict[str, Any] | None:
+        s = lab.session("peer1")
+        if s and s["state"] == "Up" and s["local_discriminator"] != first["local_discriminator"]:
+            return s
+        return None
+
+    wait_for(new_session, 30, 0.1, "a new session Up after the respawn")
+    doc = lab.status()
+    assert doc is not None and doc["workers"]["bfd"]["restarts"] == 1
+    assert doc["workers"]["bfd"]["pid"] != pid
+
+
+def test_ipv6_session_with_keepalived(lab: BfdLab) -> None:
+    a6, b6 = "fd00:bfd::1", "fd00:bfd::2"
+    for r, addr in (("a", a6), ("b", b6)):
+        lab.topo.exec(lab.ns[r], "sysctl", "-qw", "net.ipv6.conf.eth0.accept_dad=0")
+        lab.topo.exec(lab.ns[r], "ip", "addr", "add", f"{addr}/64", "dev", "eth0", "nodad")
+    lab.start_hadaemon("a", bfd_conf("v6", b6, a6))
+    # keepalived sends with hop limit 64 unless told: RFC 5881 single hop wants 255
+    lab.start_keepalived("b", KA_GLOBAL + bfd_conf("v6", a6, b6, "    hoplimit 255\n"))
+    s = lab.wait_session("v6", "Up", 20)
+    assert s["neighbor_ip"] == b6
+    lab.wait_log("ka", r"\(v6\) Entering Up state", 10)
+    lab.kill("ka")
+    assert lab.wait_session("v6", "Down", 10)["local_diag"] == "time_expired"
