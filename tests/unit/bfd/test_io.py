@@ -1,0 +1,63 @@
+"""The BFD I/O helpers that need no namespace: ancillary data, send sockets, worker choice."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import struct
+
+from hadaemon.bfd.core import Peer
+from hadaemon.bfd.packet import BFD_SOURCE_PORT_MAX, BFD_SOURCE_PORT_MIN
+from hadaemon.config import loads
+from hadaemon.io.bfd import (
+    IP_PKTINFO,
+    IPV6_HOPLIMIT,
+    IPV6_PKTINFO,
+    open_send_socket,
+    parse_ancillary,
+)
+from hadaemon.supervisor.main import DEFAULT_REGISTRY
+
+
+def test_parse_ancillary_ipv4() -> None:
+    pktinfo = struct.pack("@i4s4s", 2, socket.inet_aton("10.0.0.1"), socket.inet_aton("10.0.0.2"))
+    anc = [
+        (socket.IPPROTO_IP, socket.IP_TTL, struct.pack("@i", 255)),
+        (socket.IPPROTO_IP, IP_PKTINFO, pktinfo),
+    ]
+    assert parse_ancillary(anc) == (255, "10.0.0.2")
+
+
+def test_parse_ancillary_ipv6() -> None:
+    pktinfo = socket.inet_pton(socket.AF_INET6, "fd00::2") + struct.pack("@I", 3)
+    anc = [
+        (socket.IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("@i", 254)),
+        (socket.IPPROTO_IPV6, IPV6_PKTINFO, pktinfo),
+    ]
+    assert parse_ancillary(anc) == (254, "fd00::2")
+    assert parse_ancillary([]) == (None, None)
+
+
+def test_send_socket_source_port_and_ttl() -> None:
+    s = open_send_socket(Peer("p", "127.0.0.2", source_ip="127.0.0.1"), random.Random(5))
+    try:
+        host, port = s.getsockname()
+        assert host == "127.0.0.1"
+        assert BFD_SOURCE_PORT_MIN <= port <= BFD_SOURCE_PORT_MAX
+        assert s.getsockopt(socket.IPPROTO_IP, socket.IP_TTL) == 255
+    finally:
+        s.close()
+
+
+def test_the_bfd_worker_runs_only_with_bfd_instances_and_not_with_no_bfd() -> None:
+    spec = DEFAULT_REGISTRY["bfd"]
+    with_bfd = loads("bfd_instance x {\n    neighbor_ip 192.0.2.1\n}\n").config
+    without = loads("global_defs {\n    router_id r\n}\n").config
+    args = argparse.Namespace(no_bfd=False, vrrp=True, check=False)
+    assert spec.needed(with_bfd, args)  # also with -P: track_bfd needs it
+    assert not spec.needed(without, args)
+    assert not spec.needed(with_bfd, argparse.Namespace(no_bfd=True))
+    part = spec.part(with_bfd)
+    assert [b["name"] for b in part["bfd_instances"]] == ["x"]
+    assert part["vrrp_instances"] == [] and part["virtual_servers"] == []
