@@ -121,6 +121,30 @@ def format_table(doc: dict[str, Any]) -> str:
     elif doc.get("vrrp_states"):
         out.append("")
         out.append(_table(["INSTANCE", "STATE"], [[k, v] for k, v in doc["vrrp_states"].items()]))
+    bfd = (doc.get("services") or {}).get("bfd")
+    sessions = bfd.get("sessions") if isinstance(bfd, dict) else None
+    if sessions:
+        out.append("")
+        out.append(
+            _table(
+                ["BFD", "NEIGHBOR", "STATE", "REMOTE", "DIAG", "DETECT", "SINCE"],
+                [
+                    [
+                        b.get("name"),
+                        b.get("neighbor_ip"),
+                        b.get("state"),
+                        b.get("remote_state"),
+                        b.get("local_diag"),
+                        f"{b['detection_time_us'] / 1000:g}ms"
+                        if b.get("detection_time_us")
+                        else None,
+                        _fmt_s(b.get("state_age_s")),
+                    ]
+                    for b in sessions
+                    if isinstance(b, dict)
+                ],
+            )
+        )
     rows = []
     for vs in doc.get("virtual_servers") or []:
         if not isinstance(vs, dict):

@@ -61,3 +61,30 @@ def test_the_bfd_worker_runs_only_with_bfd_instances_and_not_with_no_bfd() -> No
     part = spec.part(with_bfd)
     assert [b["name"] for b in part["bfd_instances"]] == ["x"]
     assert part["vrrp_instances"] == [] and part["virtual_servers"] == []
+
+
+def test_status_text_lists_bfd_sessions() -> None:
+    from hadaemon.supervisor.status_cli import format_table
+
+    doc = {
+        "hadaemon": {"version": "x"},
+        "workers": {"bfd": {"pid": 7, "state": "RUNNING", "restarts": 0}},
+        "services": {
+            "bfd": {
+                "sessions": [
+                    {
+                        "name": "peer1",
+                        "neighbor_ip": "10.0.0.2",
+                        "state": "Up",
+                        "remote_state": "Up",
+                        "local_diag": "none",
+                        "detection_time_us": 300_000,
+                        "state_age_s": 12.0,
+                    }
+                ]
+            }
+        },
+    }
+    text = format_table(doc)
+    assert "BFD    NEIGHBOR  STATE  REMOTE  DIAG  DETECT  SINCE" in text
+    assert "peer1  10.0.0.2  Up     Up      none  300ms   12.0s" in text
