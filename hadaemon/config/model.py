@@ -208,6 +208,29 @@ def _field_decoders(cls: type) -> list[tuple[str, Callable[[Any], Any]]]:
     return plan
 
 
+_SCALARS = (int, float, str, bool, type(None))
+
+#: model class → ``(field name, holds only scalars)`` of each field (built once per class)
+_FIELD_ENCODERS: dict[type, list[tuple[str, bool]]] = {}
+
+
+def _scalar_hint(tp: Any) -> bool:
+    """True for a type hint whose values encode as themselves (``int``, ``str | None`` …)."""
+    origin = typing.get_origin(tp)
+    if origin is Union or origin is types.UnionType:
+        return all(_scalar_hint(a) for a in typing.get_args(tp))
+    return tp in _SCALARS
+
+
+def _field_encoders(cls: type) -> list[tuple[str, bool]]:
+    plan = _FIELD_ENCODERS.get(cls)
+    if plan is None:
+        hints = _hints(cls)
+        plan = [(f.name, _scalar_hint(hints[f.name])) for f in fields(cls)]
+        _FIELD_ENCODERS[cls] = plan
+    return plan
+
+
 class Node:
     """Base of every model dataclass: ``to_dict()``/``from_dict()`` and a ``replace()``."""
 
@@ -219,10 +242,11 @@ class Node:
         ctype = getattr(self, "CHECKER_TYPE", None)
         if ctype is not None:
             out["checker"] = ctype
-        for f in fields(self):  # type: ignore[arg-type]
-            if f.name in ("location", "locations") and not with_location:
+        for name, scalar in _field_encoders(type(self)):
+            if not with_location and name in ("location", "locations"):
                 continue
-            out[f.name] = _encode(getattr(self, f.name), with_location)
+            value = getattr(self, name)
+            out[name] = value if scalar else _encode(value, with_location)
         return out
 
     @classmethod
@@ -516,6 +540,9 @@ class GlobalDefs(Node):
     """``ADDR:PORT`` for the Prometheus ``/metrics`` endpoint (None = off)"""
     vrrp_bpf: bool = True
     """``vrrp_bpf off`` = ``--no-bpf``: classic BPF filter + SO_TIMESTAMPNS instead of eBPF"""
+    vrrp_realtime: bool = True
+    """SCHED_FIFO for the VRRP worker even without ``vrrp_rt_priority`` (at priority 1, when
+    permitted); ``vrrp_realtime off``: only when ``vrrp_rt_priority`` is set (keepalived)"""
     location: Location | None = _loc()
     locations: dict[str, Location] = _locs()
     """keyword → Location of the line that set it"""
