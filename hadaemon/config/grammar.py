@@ -1157,6 +1157,7 @@ def _global_block() -> Block:
 
     b.add("metrics_listen", Kw(metrics_listen, 1, 1))
     b.add("vrrp_bpf", flag("vrrp_bpf"))
+    b.add("vrrp_realtime", flag("vrrp_realtime"))
 
     def notification_email(p: Parser, st: Stmt, acc: Acc) -> None:
         emails = list(acc.get("notification_email", ()))

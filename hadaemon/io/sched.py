@@ -32,11 +32,32 @@ RT_PRIORITY_MIN = 1
 RT_PRIORITY_MAX = 99
 
 
-def set_realtime(priority: int, *, rlimit_rttime_us: int | None = None) -> bool:
+DEFAULT_RT_PRIORITY = 1
+"""SCHED_FIFO priority of the VRRP worker when ``vrrp_rt_priority`` is not set: the lowest
+realtime priority is enough to run ahead of every normal process (DESIGN §2: realtime by
+default when permitted) while staying below other realtime daemons and kernel threads."""
+
+
+def rt_priority_for(rt_priority: int | None, *, realtime: bool = True) -> int | None:
+    """The SCHED_FIFO priority to ask for: ``vrrp_rt_priority`` if set, else
+    :data:`DEFAULT_RT_PRIORITY` unless ``vrrp_realtime off``; None = stay SCHED_OTHER."""
+    if rt_priority:
+        return rt_priority
+    return DEFAULT_RT_PRIORITY if realtime else None
+
+
+def set_realtime(
+    priority: int, *, rlimit_rttime_us: int | None = None, quiet: bool = False
+) -> bool:
     """Ask for SCHED_FIFO at ``priority`` (keepalived ``vrrp_rt_priority``) for this process.
 
+    The policy carries ``SCHED_RESET_ON_FORK``: notify and track scripts, and threads, start
+    as normal processes (keepalived resets its scripts' scheduling too); a busy script never
+    competes with the VRRP timers at realtime priority.
     ``rlimit_rttime_us`` (keepalived ``vrrp_rlimit_rttime``) caps the CPU time the process may
     use without blocking; past it the kernel sends SIGXCPU, so it is set only when asked for.
+    ``quiet``: a refusal (no CAP_SYS_NICE, a container) is logged at info, not as a warning
+    (the default realtime priority was not asked for by the user).
     """
     if not RT_PRIORITY_MIN <= priority <= RT_PRIORITY_MAX:
         log.error(
@@ -51,10 +72,13 @@ def set_realtime(priority: int, *, rlimit_rttime_us: int | None = None) -> bool:
             resource.setrlimit(resource.RLIMIT_RTTIME, (rlimit_rttime_us, rlimit_rttime_us))
         except (OSError, ValueError) as exc:
             log.warning("cannot set RLIMIT_RTTIME to %d us: %s", rlimit_rttime_us, exc)
+    policy = os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0)
     try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        os.sched_setscheduler(0, policy, os.sched_param(priority))
     except OSError as exc:
-        log.warning("cannot use SCHED_FIFO priority %d: %s", priority, exc.strerror or exc)
+        (log.info if quiet else log.warning)(
+            "cannot use SCHED_FIFO priority %d: %s", priority, exc.strerror or exc
+        )
         return False
     log.info("using SCHED_FIFO priority %d", priority)
     return True
@@ -62,7 +86,8 @@ def set_realtime(priority: int, *, rlimit_rttime_us: int | None = None) -> bool:
 
 def is_realtime() -> bool:
     """True if this process runs under SCHED_FIFO or SCHED_RR."""
-    return os.sched_getscheduler(0) in (os.SCHED_FIFO, os.SCHED_RR)
+    policy = os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
+    return policy in (os.SCHED_FIFO, os.SCHED_RR)
 
 
 def lock_memory() -> bool:
@@ -154,8 +179,17 @@ def apply(
     rt_priority: int | None,
     no_swap: bool,
     rlimit_rttime_us: int | None = None,
+    realtime: bool = False,
 ) -> dict[str, bool]:
-    """Apply the VRRP process's scheduling settings; returns what took effect (for status)."""
-    rt = set_realtime(rt_priority, rlimit_rttime_us=rlimit_rttime_us) if rt_priority else False
+    """Apply the VRRP process's scheduling settings; returns what took effect (for status).
+
+    ``realtime``: use :data:`DEFAULT_RT_PRIORITY` when ``rt_priority`` is not set.
+    """
+    prio = rt_priority_for(rt_priority, realtime=realtime)
+    rt = (
+        set_realtime(prio, rlimit_rttime_us=rlimit_rttime_us, quiet=not rt_priority)
+        if prio
+        else False
+    )
     locked = lock_memory() if no_swap else False
     return {"realtime": rt, "mlockall": locked}

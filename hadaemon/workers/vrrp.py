@@ -101,6 +101,7 @@ def _sched(config: Any) -> None:
             rt_priority=g.vrrp_rt_priority,
             no_swap=bool(g.vrrp_no_swap),
             rlimit_rttime_us=g.vrrp_rlimit_rttime,
+            realtime=bool(getattr(g, "vrrp_realtime", True)),
         )
     except Exception as exc:  # never fatal
         log.warning("scheduling settings not applied: %s", exc)

@@ -172,3 +172,10 @@ def test_call_at_monitored_reports_lateness() -> None:
     fired, m = asyncio.run(main())
     assert fired == ["x"]
     assert m.checks == 1 and m.last_lateness_s >= 0.0
+
+
+def test_rt_priority_for_default_and_opt_out() -> None:
+    assert sched.rt_priority_for(20) == 20  # vrrp_rt_priority wins
+    assert sched.rt_priority_for(20, realtime=False) == 20
+    assert sched.rt_priority_for(None) == sched.DEFAULT_RT_PRIORITY == 1
+    assert sched.rt_priority_for(None, realtime=False) is None  # vrrp_realtime off
