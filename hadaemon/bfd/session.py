@@ -235,9 +235,10 @@ class Session:
             if not (pkt.poll and not self.poll_active):  # the Final already told the news
                 self._send(now)
             self._schedule_tx(now)
-        elif self.remote_min_rx_us != old_remote_rx or self.next_tx is None:
-            # §6.8.7: the interval changed (or a passive session heard its peer): re-arm,
-            # never later than the old deadline when the remote wants packets faster
+        elif self.remote_min_rx_us > old_remote_rx:
+            self._schedule_tx(now)  # the remote wants fewer packets: none before the new gap
+        elif self.remote_min_rx_us < old_remote_rx or self.next_tx is None:
+            # faster (or a passive session heard its peer): never later than the old deadline
             self._reschedule_tx(now)
 
     def admin_down(self, now: float) -> None:

@@ -64,7 +64,8 @@ def open_receive_socket(family: int, port: int) -> socket.socket:
     destination address delivered as ancillary data."""
     s = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # no SO_REUSEADDR: another BFD daemon on this host (keepalived) must be an error,
+        # not a silent split of the packets between two sockets
         if family == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)

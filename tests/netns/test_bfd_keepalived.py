@@ -162,3 +162,20 @@ def test_ipv6_session_with_keepalived(lab: BfdLab) -> None:
     lab.wait_log("ka", r"\(v6\) Entering Up state", 10)
     lab.kill("ka")
     assert lab.wait_session("v6", "Down", 10)["local_diag"] == "time_expired"
+
+
+def test_port_taken_by_keepalived_on_the_same_host_is_a_clear_error(lab: BfdLab) -> None:
+    a, b = lab.addr["a"], lab.addr["b"]
+    lab.start_keepalived("a", KA_GLOBAL + bfd_conf("ka_side", b, a))
+    lab.wait_log("ka", r"Starting BFD child process", 10)
+    wait_for(
+        lambda: "3784" in lab.topo.exec(lab.ns["a"], "ss", "-Hlun", "sport = 3784").stdout,
+        10,
+        0.1,
+        "keepalived listening on 3784",
+    )
+    lab.start_hadaemon("a", bfd_conf("peer1", b, a))
+    lab.wait_log("hd", r"bfd_instance peer1 cannot start: cannot listen on UDP port 3784", 20)
+    doc = lab.status()
+    assert doc is not None and doc["workers"]["bfd"]["state"] == "RUNNING"
+    assert doc["services"]["bfd"]["sessions"] == []

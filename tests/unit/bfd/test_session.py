@@ -355,3 +355,16 @@ def test_decoded_packets_of_a_session_are_valid() -> None:
     w.run_until(0.5)
     for _, _, data in w.in_flight:
         decode(data)
+
+
+def test_remote_asking_for_fewer_packets_delays_the_next_one() -> None:
+    s = Session(FAST, 7, rng=random.Random(4))
+    s.start(0.0)
+    s.handle_packet(_remote(State.INIT, 7), 0.1)
+    s.handle_packet(_remote(State.UP, 7, final=True), 0.11)
+    assert s.tx_interval_us == 50_000
+    s.handle_packet(_remote(State.UP, 7, required_min_rx_us=2_000_000), 0.12)
+    assert s.tx_interval_us == 2_000_000
+    assert s.next_tx is not None and s.next_tx >= 0.12 + 1.5  # 75 % of 2 s at least
+    s.handle_packet(_remote(State.UP, 7, required_min_rx_us=50_000), 0.2)
+    assert s.next_tx is not None and s.next_tx <= 0.2 + 0.05
