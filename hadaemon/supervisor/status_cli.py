@@ -56,6 +56,24 @@ def _iname(inst: dict[str, Any]) -> str:
     return str(inst.get("name") or inst.get("iname") or "?")
 
 
+def _receive_path_line(vrrp: Any) -> str:
+    """``receive path: ebpf (eth1 xdp, eth0 tc; eth0.100 on eth0 VLAN 100)`` or
+    ``receive path: classic (eBPF: why not)``; "" when the VRRP worker did not say."""
+    rx = vrrp.get("receive_path") if isinstance(vrrp, dict) else None
+    if not isinstance(rx, dict) or not rx.get("kind"):
+        return ""
+    hooks = [f"{n} {h}" for n, h in sorted((rx.get("hooks") or {}).items())]
+    vlans = [
+        f"{n} on {v.get('hook')} VLAN {v.get('vlan')}"
+        for n, v in sorted((rx.get("vlan_hooks") or {}).items())
+        if isinstance(v, dict)
+    ]
+    detail = "; ".join(x for x in (", ".join(hooks), ", ".join(vlans)) if x)
+    if rx.get("ebpf_error"):
+        detail = "; ".join(x for x in (detail, f"eBPF: {rx['ebpf_error']}") if x)
+    return f"receive path: {rx['kind']}" + (f" ({detail})" if detail else "")
+
+
 def format_table(doc: dict[str, Any]) -> str:
     """The human view of the status document."""
     hd = doc.get("hadaemon", {})
@@ -121,6 +139,9 @@ def format_table(doc: dict[str, Any]) -> str:
     elif doc.get("vrrp_states"):
         out.append("")
         out.append(_table(["INSTANCE", "STATE"], [[k, v] for k, v in doc["vrrp_states"].items()]))
+    rx_line = _receive_path_line((doc.get("services") or {}).get("vrrp"))
+    if rx_line:
+        out.append(rx_line)
     bfd = (doc.get("services") or {}).get("bfd")
     sessions = bfd.get("sessions") if isinstance(bfd, dict) else None
     if sessions:

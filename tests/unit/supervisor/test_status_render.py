@@ -155,6 +155,21 @@ def test_text_views() -> None:
     assert format_table({})  # an empty document still renders
 
 
+def test_text_view_names_the_receive_path_and_its_hooks() -> None:
+    assert "receive path: ebpf\n" in format_table(DOC)
+    rx = {
+        "kind": "ebpf",
+        "hooks": {"eth1": "xdp", "eth0": "tc"},
+        "vlan_hooks": {"eth0.100": {"hook": "eth0", "hook_ifindex": 2, "vlan": 100}},
+    }
+    doc = {**DOC, "services": {"vrrp": {"receive_path": rx}}}
+    assert "receive path: ebpf (eth0 tc, eth1 xdp; eth0.100 on eth0 VLAN 100)" in format_table(doc)
+    classic = {"kind": "classic", "ebpf_error": "bcc cannot be imported"}
+    doc = {**DOC, "services": {"vrrp": {"receive_path": classic}}}
+    assert "receive path: classic (eBPF: bcc cannot be imported)" in format_table(doc)
+    assert "receive path" not in format_table({**DOC, "services": {}})
+
+
 @pytest.mark.parametrize(
     "value,expected",
     [
