@@ -134,6 +134,51 @@ def lvs_diagnostics(config: Config) -> list[Diagnostic]:
     return [Diag(p.severity, p.message, p.location) for p in check_config(config)]
 
 
+def script_security_diagnostics(config: Config) -> list[Diagnostic]:
+    """With ``enable_script_security``: every existing script the daemon will refuse because a
+    non-root user could modify or replace it, as a config error at the script's line (keepalived
+    2.2.7's ``-t`` reports "Disabling track script … due to insecure" as a config error too).
+    A script runs as its ``user``, else ``script_user``, else root (the daemon's user)."""
+    import grp
+    import pwd
+
+    from hadaemon.config.errors import Diagnostic as Diag
+    from hadaemon.config.errors import Severity
+    from hadaemon.config.validate import script_exists
+    from hadaemon.io.scripts import script_refusal
+
+    gd = config.global_defs
+    if not gd.enable_script_security:
+        return []
+    block_user = {
+        id(v.script): (v.user, v.group) for v in config.vrrp_scripts if v.script is not None
+    }
+    out: list[Diagnostic] = []
+    for s in config.scripts():
+        if not s.args or not script_exists(s):
+            continue  # a missing script is disabled, as keepalived (not a security matter)
+        b_user, b_group = block_user.get(id(s), (None, None))
+        user = s.user or b_user or gd.script_user
+        group = s.group or b_group or (None if s.user or b_user else gd.script_group)
+        try:
+            pw = pwd.getpwnam(user) if user else None
+            uid = pw.pw_uid if pw else 0
+            gid = grp.getgrnam(group).gr_gid if group else (pw.pw_gid if pw else 0)
+        except KeyError:
+            continue  # an unknown user is reported where the script is run
+        why = script_refusal(list(s.args), enable_script_security=True, uid=uid, gid=gid)
+        if why and why.startswith(("insecure", "wrong file type")):
+            out.append(
+                Diag(
+                    Severity.ERROR,
+                    f"script {s.args[0]} will not run (enable_script_security): {why}",
+                    s.location,
+                    "only root may be able to change the script and every directory above it",
+                )
+            )
+    return out
+
+
 def _run_subcommand(name: str, argv: list[str]) -> int:
     mod_name, func_name = SUBCOMMANDS[name].split(":")
     mod = importlib.import_module(mod_name)
@@ -157,7 +202,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hadaemon.config.check import config_test
 
         path = resolve_config_path(args.config_test or args.use_file)
-        return config_test(path, config_id=config_id, extra_checks=[lvs_diagnostics])
+        return config_test(
+            path,
+            config_id=config_id,
+            extra_checks=[lvs_diagnostics, script_security_diagnostics],
+        )
     if args.dump_bpf:
         from hadaemon.io.bpf import dump_source
 

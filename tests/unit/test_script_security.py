@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,44 @@ def test_wrapper_symlinks(tmp_path: Path) -> None:
     bad.parent.chmod(0o777)
     (tmp_path / "real" / "tobad").symlink_to(bad)
     assert "open is writable by others" in (refused(tmp_path / "real" / "tobad") or "")
+
+
+# -- hadaemon -t ------------------------------------------------------------------------------
+def _config_test(conf: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hadaemon", "-t", "-f", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.root
+def test_config_test_reports_insecure_scripts_with_their_location(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    good = script(tmp_path / "good.sh")
+    bad = script(tmp_path / "open" / "bad.sh")
+    bad.parent.chmod(0o777)
+    conf = tmp_path / "k.conf"
+
+    def write(chk_script: Path, user: str = "") -> None:
+        conf.write_text(
+            "global_defs {\n  enable_script_security\n  script_user root\n}\n"
+            f'vrrp_script chk {{\n  script "{chk_script} x"\n{user}}}\n'
+            "vrrp_instance VI_1 {\n  interface eth1\n  virtual_router_id 51\n  priority 100\n"
+            "  virtual_ipaddress {\n    10.9.9.9/32\n  }\n  track_script {\n    chk\n  }\n}\n"
+        )
+
+    write(good)
+    r = _config_test(conf)
+    assert r.returncode == 0, r.stderr
+    write(bad)
+    r = _config_test(conf)
+    assert r.returncode == 4, r.stderr
+    assert (
+        f"{conf}:6:10: error: script {bad} will not run (enable_script_security): insecure: "
+        f"{bad.parent} is writable by others" in r.stderr
+    ), r.stderr
+    write(bad, user="  user nobody\n")  # run as nobody: no root privileges to protect
+    r = _config_test(conf)
+    assert r.returncode == 0, r.stderr
