@@ -628,17 +628,6 @@ class Supervisor:
         elif isinstance(msg, m.Pong):
             h.last_pong = now
         elif isinstance(msg, m.StateChanged):
-            if (
-                msg.state == "BACKUP"
-                and msg.prev_state in (None, "INIT")
-                and h.handback.get(msg.instance) == "MASTER"
-            ):
-                # a respawned worker resuming a master passes through BACKUP at start-up:
-                # keep MASTER for the next handback until it reports a real transition
-                pass
-            else:
-                self.vrrp_states[msg.instance] = msg.state
-                self.smtp_alerts.instance_state(msg.instance, msg.state)
             log.info(
                 "(%s) %s -> %s%s",
                 msg.instance,
@@ -646,6 +635,17 @@ class Supervisor:
                 msg.state,
                 f" ({msg.reason})" if msg.reason else "",
             )
+            if (
+                msg.state == "BACKUP"
+                and msg.prev_state in (None, "INIT")
+                and h.handback.get(msg.instance) == "MASTER"
+            ):
+                # a respawned worker resuming a master passes through BACKUP at start-up:
+                # keep MASTER for the next handback until it reports a real transition, and
+                # do not tell lvs/checker the VIPs went away (their services would flap)
+                return
+            self.vrrp_states[msg.instance] = msg.state
+            self.smtp_alerts.instance_state(msg.instance, msg.state)
             vips = self.loader.instance_vips(self.config, msg.instance)
             sync = getattr(self.config.global_defs, "lvs_sync_daemon", None)
             if vips or (sync is not None and sync.vrrp_instance == msg.instance):
