@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,37 @@ def test_port_taken_by_keepalived_on_the_same_host_is_a_clear_error(lab: BfdLab)
     doc = lab.status()
     assert doc is not None and doc["workers"]["bfd"]["state"] == "RUNNING"
     assert doc["services"]["bfd"]["sessions"] == []
+
+
+SEND = """
+import socket, sys
+from hadaemon.bfd.packet import ControlPacket, State
+dst, ttl, kind = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+pkt = ControlPacket(state=State.DOWN, my_discriminator=4242).encode()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+s.bind(("", 50000))
+s.sendto(pkt if kind == "good" else pkt[:10], (dst, 3784))
+"""
+
+
+def test_wrong_ttl_and_garbage_are_dropped_and_counted(lab: BfdLab) -> None:
+    """GTSM (RFC 5881 §5) in the real receive path: the TTL comes from IP_RECVTTL."""
+    a, b = lab.addr["a"], lab.addr["b"]
+    lab.start_hadaemon("a", bfd_conf("peer1", b, a, "    passive\n"))
+    lab.wait_session("peer1", "Down", 20)
+
+    def send(ttl: int, kind: str) -> None:
+        lab.topo.exec(lab.ns["b"], sys.executable, "-c", SEND, a, str(ttl), kind)
+
+    def drops() -> dict[str, int]:
+        doc = lab.status() or {}
+        return dict((doc.get("services", {}).get("bfd") or {}).get("drops") or {})
+
+    send(64, "good")  # one hop away could have been anywhere: dropped
+    send(255, "short")
+    wait_for(lambda: drops() == {"bad_ttl": 1, "short": 1}, 10, 0.1, f"drops ({drops()})")
+    s = lab.session("peer1")
+    assert s is not None and s["state"] == "Down" and s["stats"]["rx_packets"] == 0
+    send(255, "good")  # the same packet with TTL 255 reaches the (passive) session
+    lab.wait_session("peer1", "Init", 10)
