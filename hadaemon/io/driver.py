@@ -89,6 +89,9 @@ NOTIFY_TIMEOUT_S = 10.0
 hadaemon never lets a script pile up)."""
 TRACK_FILE_POLL_S = 0.5
 TRACK_PROCESS_POLL_S = 0.5
+RECREATED_SRC_WAIT_S = 120.0
+"""How long the driver waits for a re-created interface to get an address before its instances
+keep their old source address (logged)."""
 
 
 def _proc_table() -> list[tuple[str, list[str]]]:
@@ -893,6 +896,50 @@ class VrrpService:
             if sender is not None:
                 sender.close()
         self._update_rx()
+        self._tasks.append(asyncio.ensure_future(self._refresh_sources(e.ifname)))
+
+    async def _refresh_sources(self, ifname: str, timeout_s: float = RECREATED_SRC_WAIT_S) -> None:
+        """Read again the source address of the instances on a re-created ``ifname`` that take
+        it from the interface (no ``unicast_src_ip``/``mcast_src_ip``): the IPv6 link-local
+        changes with the device (a new MAC), the IPv4 address may. Polls until the new device
+        has one, as the addresses usually come after the link."""
+        todo = {
+            n
+            for n, i in self.insts.items()
+            if i.router.params.interface == ifname
+            and not (i.cfg.unicast_src_ip or i.cfg.mcast_src_ip)
+        }
+        deadline = time.monotonic() + timeout_s
+        while todo and not self._stopping:
+            for name in sorted(todo):
+                i = self.insts.get(name)
+                if i is None or i.router.params.interface != ifname:
+                    todo.discard(name)
+                    continue
+                p = i.router.params
+                fam = socket.AF_INET if p.family == 4 else socket.AF_INET6
+                try:
+                    src = await self.netlink.primary_address(ifname, fam)
+                except Exception as exc:  # the device went away again
+                    log.debug("(%s) source address on %s: %s", name, ifname, exc)
+                    src = None
+                if not src:
+                    continue
+                todo.discard(name)
+                if src != p.primary_address:
+                    log.info("(%s) %s was re-created: source address now %s", name, ifname, src)
+                    params = dataclasses.replace(p, primary_address=src)
+                    self._run(i, ev.ConfigChanged(params), time.monotonic())
+            if todo:
+                if time.monotonic() > deadline:
+                    log.warning(
+                        "no address on re-created %s after %g s; %s keep their old source",
+                        ifname,
+                        timeout_s,
+                        ", ".join(sorted(todo)),
+                    )
+                    return
+                await asyncio.sleep(0.1)
 
     # ================================================================ receive + timers
     def _on_readable(self, fd: int) -> None:
