@@ -21,15 +21,50 @@ from typing import Any
 
 import pytest
 from helpers.netns import sh, wait_for
-from helpers.vrrp_lab import PYTHON, Lab, hd_config, hd_instance, ka_config
+from helpers.vrrp_lab import PYTHON, Lab
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bpf]
 
 VIP = "10.0.0.200"
+VIP6 = "fd00::200"
 ADVERT_INT_S = 0.5
-MASTER = r"\(VI_1\) Entering MASTER STATE"
-BACKUP = r"\(VI_1\) Entering BACKUP STATE"
-FAULT = r"\(VI_1\) Entering FAULT STATE"
+INSTANCES = {"VI_1": (4, 51), "VI_6": (6, 52)}  # name: (family, VRID)
+
+
+def _entering(name: str, state: str) -> str:
+    return rf"\({name}\) Entering {state} STATE"
+
+
+def _conf(priority: int, state: str) -> str:
+    """keepalived.conf text (read by keepalived and hadaemon alike): an IPv4 and an IPv6
+    instance on eth1."""
+    return f"""
+global_defs {{
+    router_id recreate_{priority}
+    vrrp_version 3
+    vrrp_garp_master_delay 0
+}}
+vrrp_instance VI_1 {{
+    state {state}
+    interface eth1
+    virtual_router_id 51
+    priority {priority}
+    advert_int {ADVERT_INT_S}
+    virtual_ipaddress {{
+        {VIP}/24 dev eth1
+    }}
+}}
+vrrp_instance VI_6 {{
+    state {state}
+    interface eth1
+    virtual_router_id 52
+    priority {priority}
+    advert_int {ADVERT_INT_S}
+    virtual_ipaddress {{
+        {VIP6}/64 dev eth1
+    }}
+}}
+"""
 
 
 @pytest.fixture
@@ -86,8 +121,8 @@ def _rx(st: dict[str, Any]) -> dict[str, Any]:
     return st["services"]["vrrp"]["receive_path"]  # type: ignore[no-any-return]
 
 
-def _state(st: dict[str, Any]) -> str:
-    (inst,) = [i for i in st["instances"] if i["name"] == "VI_1"]
+def _state(st: dict[str, Any], name: str) -> str:
+    (inst,) = [i for i in st["instances"] if i["name"] == name]
     return str(inst["state"])
 
 
@@ -96,52 +131,45 @@ def _state(st: dict[str, Any]) -> str:
 )
 def test_recreated_interface_gets_the_filter_back(lab: Lab, master: str) -> None:
     if master == "hadaemon":
-        lab.start_hadaemon(
-            "r1",
-            hd_config(hd_instance(priority=150, state="MASTER", advert_int=ADVERT_INT_S)),
-            "--no-bpf",
-        )
+        lab.start_hadaemon("r1", _conf(150, "MASTER"), "--no-bpf")
     else:
-        lab.start_keepalived(
-            "r1", ka_config(priority=150, state="MASTER", advert_int=ADVERT_INT_S)
-        )
-    # the whole daemon (supervisor + VRRP worker), for `hadaemon status`; it reads
-    # keepalived.conf text
-    lab.start_hadaemon("r2", ka_config(priority=100, advert_int=ADVERT_INT_S), cli=True)
+        lab.start_keepalived("r1", _conf(150, "MASTER"))
+    # the whole daemon (supervisor + VRRP worker), for `hadaemon status`
+    lab.start_hadaemon("r2", _conf(100, "BACKUP"), cli=True)
     lab.wait_holder(VIP, "r1", timeout_s=30)
+    lab.wait_holder(VIP6, "r1", timeout_s=30)
     lab.wait_log("r2", r"receive path: eBPF", timeout_s=90)
-    lab.wait_log("r2", BACKUP, timeout_s=30)
+    for name in INSTANCES:
+        lab.wait_log("r2", _entering(name, "BACKUP"), timeout_s=30)
     old_idx = _ifindex(lab, "r2")
     rx = _rx(_status(lab, "r2"))
     assert rx["kind"] == "ebpf" and rx["hooks"] == {"eth1": "xdp"}, rx
-    assert [i["ifindex"] for i in rx["interfaces"]] == [old_idx]
+    assert {i["ifindex"] for i in rx["interfaces"]} == {old_idx}
 
     mark = lab.mark("r2")
     _recreate_eth1(lab, "r2")
     new_idx = _ifindex(lab, "r2")
     assert new_idx != old_idx
-    lab.wait_log("r2", FAULT, timeout_s=20, since=mark)
-    lab.wait_log("r2", BACKUP, timeout_s=20, since=mark)
+    for name in INSTANCES:
+        lab.wait_log("r2", _entering(name, "FAULT"), timeout_s=20, since=mark)
+        lab.wait_log("r2", _entering(name, "BACKUP"), timeout_s=20, since=mark)
 
     # the filter is on the new device, the maps keyed by its ifindex, the kernel stamping
     wait_for(lambda: _xdp_prog(lab, "r2") == "xdp_vrrp", 20, what="XDP program on new eth1")
 
-    def fresh_kernel_stamp() -> dict[str, Any] | None:
+    def fresh_kernel_stamps() -> bool:
         rx = _rx(_status(lab, "r2"))
-        return next(
-            (
-                e
-                for e in rx["last_seen"]
-                if e["ifindex"] == new_idx and e["vrid"] == 51 and e["age_s"] < 3 * ADVERT_INT_S
-            ),
-            None,
-        )
+        fresh = {
+            (e["family"], e["vrid"])
+            for e in rx["last_seen"]
+            if e["ifindex"] == new_idx and e["age_s"] < 3 * ADVERT_INT_S
+        }
+        return set(INSTANCES.values()) <= fresh
 
-    wait_for(fresh_kernel_stamp, 20, what="a fresh last_seen entry under the new ifindex")
-    st1 = _status(lab, "r2")
-    rx1 = _rx(st1)
+    wait_for(fresh_kernel_stamps, 20, what="fresh last_seen entries under the new ifindex")
+    rx1 = _rx(_status(lab, "r2"))
     assert rx1["kind"] == "ebpf" and rx1["hooks"] == {"eth1": "xdp"}, rx1
-    assert [i["ifindex"] for i in rx1["interfaces"]] == [new_idx]
+    assert {i["ifindex"] for i in rx1["interfaces"]} == {new_idx}
     assert all(e["ifindex"] != old_idx for e in rx1["last_seen"]), rx1["last_seen"]
     time.sleep(4 * ADVERT_INT_S)
     rx2 = _rx(_status(lab, "r2"))
@@ -149,16 +177,23 @@ def test_recreated_interface_gets_the_filter_back(lab: Lab, master: str) -> None
     assert rx2["counters"]["kernel_pass"] > rx1["counters"]["kernel_pass"], rx2["counters"]
     assert rx2["counters"].get("stamp_ebpf", 0) > rx1["counters"].get("stamp_ebpf", 0)
 
-    # it hears the master through the new socket: never a second master meanwhile
-    assert _state(_status(lab, "r2")) == "BACKUP"
-    assert not re.search(MASTER, lab.log("r2")[mark:]), lab.log("r2")[mark:]
-    assert lab.holders(VIP) == ["r1"]
-
+    # it hears the master through the new sockets: never a second master meanwhile
+    st = _status(lab, "r2")
+    for name in INSTANCES:
+        assert _state(st, name) == "BACKUP"
+        assert not re.search(_entering(name, "MASTER"), lab.log("r2")[mark:])
+    assert lab.holders(VIP) == ["r1"] and lab.holders(VIP6) == ["r1"]
     assert re.search(rf"eth1 was re-created \(ifindex {old_idx} -> {new_idx}\)", lab.log("r2"))
 
-    # and it sends through it: the master leaves, r2 takes over on the new device
+    # and it sends through them: the master leaves, r2 takes over on the new device, from its
+    # new addresses (the IPv6 link-local changed with the device)
     mark = lab.mark("r2")
     lab.stop("r1")
-    lab.wait_log("r2", MASTER, timeout_s=20, since=mark)
+    for name in INSTANCES:
+        lab.wait_log("r2", _entering(name, "MASTER"), timeout_s=20, since=mark)
     lab.wait_holder(VIP, "r2", timeout_s=20)
-    assert _state(_status(lab, "r2")) == "MASTER"
+    lab.wait_holder(VIP6, "r2", timeout_s=20)
+    st = _status(lab, "r2")
+    assert all(_state(st, name) == "MASTER" for name in INSTANCES)
+    time.sleep(4 * ADVERT_INT_S)
+    assert "cannot send VRRP advert" not in lab.log("r2")[mark:], lab.log("r2")[mark:]
