@@ -43,14 +43,24 @@ def _kill_group(p: Any) -> None:
     p.wait(timeout=10)
 
 
+TRACK = "    track_bfd {\n        to_r3\n    }\n"
+SYNC_GROUP = "vrrp_sync_group SG {\n    group {\n        VI_1\n    }\n" + TRACK + "}\n"
+
+
 @pytest.mark.root
 @pytest.mark.netns
 @pytest.mark.keepalived
-def test_master_goes_fault_when_its_tracked_bfd_peer_dies(lab: Lab, tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["instance", "sync_group"])
+def test_master_goes_fault_when_its_tracked_bfd_peer_dies(
+    lab: Lab, tmp_path: Path, where: str
+) -> None:
     ka = start_keepalived(
         lab.topo, lab.ns["r3"], tmp_path, KA_GLOBAL + bfd_conf("to_r1", "10.0.0.1", "10.0.0.3")
     )
-    r1 = ka_config(priority=150, extra="    track_bfd {\n        to_r3\n    }\n")
+    if where == "instance":
+        r1 = ka_config(priority=150, extra=TRACK)
+    else:  # a sync group's track_bfd: the whole group goes FAULT
+        r1 = ka_config(priority=150) + SYNC_GROUP
     r1 += bfd_conf("to_r3", "10.0.0.3", "10.0.0.1")
     lab.start_hadaemon("r1", r1, cli=True)  # supervisor + vrrp + bfd workers
     lab.start_hadaemon("r2", ka_config(priority=100))
