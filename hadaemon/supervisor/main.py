@@ -163,6 +163,11 @@ class KeepalivedLoader:
         value = getattr(config.global_defs, "metrics_listen", None)
         return str(value) if value else None
 
+    def lvs_sync_instance(self, config: Any) -> str | None:
+        """The VRRP instance ``lvs_sync_daemon`` follows, or None."""
+        sync = getattr(config.global_defs, "lvs_sync_daemon", None)
+        return str(sync.vrrp_instance) if sync is not None else None
+
     def instance_vips(self, config: Any, name: str) -> list[str]:
         """The VIP addresses of VRRP instance ``name`` (for VIP ownership and metrics)."""
         inst = config.vrrp_instance(name)
@@ -647,8 +652,7 @@ class Supervisor:
             self.vrrp_states[msg.instance] = msg.state
             self.smtp_alerts.instance_state(msg.instance, msg.state)
             vips = self.loader.instance_vips(self.config, msg.instance)
-            sync = getattr(self.config.global_defs, "lvs_sync_daemon", None)
-            if vips or (sync is not None and sync.vrrp_instance == msg.instance):
+            if vips or self.loader.lvs_sync_instance(self.config) == msg.instance:
                 # (lvs_sync_daemon follows its instance's state even when it has no VIPs)
                 vip_msg = m.VipState(
                     instance=msg.instance, addresses=vips, owned=msg.state == "MASTER"

@@ -43,6 +43,9 @@ class JsonLoader:
     def metrics_listen(self, config: dict[str, Any]) -> str | None:
         return config.get("metrics_listen")
 
+    def lvs_sync_instance(self, config: dict[str, Any]) -> str | None:
+        return config.get("lvs_sync_instance")
+
     def instance_vips(self, config: dict[str, Any], name: str) -> list[str]:
         return list(config["workers"].get("vrrp", {}).get("vips", {}).get(name, []))
 
