@@ -195,23 +195,19 @@ def _decode(tp: Any, value: Any) -> Any:
     return _decoder(tp)(value)
 
 
-#: model class → ``(field name, decoder)`` of each field (built once per class)
-_FIELD_DECODERS: dict[type, list[tuple[str, Callable[[Any], Any]]]] = {}
-
-
-def _field_decoders(cls: type) -> list[tuple[str, Callable[[Any], Any]]]:
-    plan = _FIELD_DECODERS.get(cls)
-    if plan is None:
-        hints = _hints(cls)
-        plan = [(f.name, _decoder(hints[f.name])) for f in fields(cls)]
-        _FIELD_DECODERS[cls] = plan
-    return plan
-
-
 _SCALARS = (int, float, str, bool, type(None))
 
-#: model class → ``(field name, holds only scalars)`` of each field (built once per class)
-_FIELD_ENCODERS: dict[type, list[tuple[str, bool]]] = {}
+
+class _FieldPlan(NamedTuple):
+    """How one field of a model class is (de)serialised (built once per class)."""
+
+    name: str
+    decode: Callable[[Any], Any]
+    scalar: bool
+    """the value encodes as itself (``int``, ``str | None`` …)"""
+
+
+_FIELD_PLANS: dict[type, list[_FieldPlan]] = {}
 
 
 def _scalar_hint(tp: Any) -> bool:
@@ -222,12 +218,15 @@ def _scalar_hint(tp: Any) -> bool:
     return tp in _SCALARS
 
 
-def _field_encoders(cls: type) -> list[tuple[str, bool]]:
-    plan = _FIELD_ENCODERS.get(cls)
+def _field_plan(cls: type) -> list[_FieldPlan]:
+    plan = _FIELD_PLANS.get(cls)
     if plan is None:
         hints = _hints(cls)
-        plan = [(f.name, _scalar_hint(hints[f.name])) for f in fields(cls)]
-        _FIELD_ENCODERS[cls] = plan
+        plan = [
+            _FieldPlan(f.name, _decoder(hints[f.name]), _scalar_hint(hints[f.name]))
+            for f in fields(cls)
+        ]
+        _FIELD_PLANS[cls] = plan
     return plan
 
 
@@ -242,17 +241,17 @@ class Node:
         ctype = getattr(self, "CHECKER_TYPE", None)
         if ctype is not None:
             out["checker"] = ctype
-        for name, scalar in _field_encoders(type(self)):
-            if not with_location and name in ("location", "locations"):
+        for f in _field_plan(type(self)):
+            if not with_location and f.name in ("location", "locations"):
                 continue
-            value = getattr(self, name)
-            out[name] = value if scalar else _encode(value, with_location)
+            value = getattr(self, f.name)
+            out[f.name] = value if f.scalar else _encode(value, with_location)
         return out
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any]) -> T:
         """Rebuild an object from :meth:`to_dict` output (unknown keys are ignored)."""
-        kwargs = {name: dec(data[name]) for name, dec in _field_decoders(cls) if name in data}
+        kwargs = {f.name: f.decode(data[f.name]) for f in _field_plan(cls) if f.name in data}
         return cls(**kwargs)
 
     def replace(self: T, **changes: Any) -> T:
