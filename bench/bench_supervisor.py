@@ -10,16 +10,17 @@ segment; removed at the end). Prints a table and writes ``bench/results/supervis
    which its parent respawns; at most 4 kills: keepalived doubles its respawn delay for a child
    that lived < 60 s). Target ≤ 300 ms.
 2. **reload** of an N-instance config (default 250; above 250, VRIDs go on extra veth
-   interfaces in r1 — at 1,000 the vrrp worker's apply blocks its loop for seconds, see the
-   results file; 1 s adverts) with one priority change:
-   SIGHUP → the supervisor logged "reload done", and SIGHUP → the status socket shows the new
-   priority; plus the longest advert gap of an unchanged instance during the reload
-   (target ≤ 200 ms, no gap). (keepalived's reload is not timed here: it has no
-   equivalent completion signal in 2.2.7's log.)
+   interfaces in r1; 1 s adverts), ``--reload-runs`` times in a row, each changing one
+   instance's priority: SIGHUP → the supervisor logged "reload done"; the vrrp worker's own
+   "configuration applied … in N ms" (decode + diff + apply); SIGHUP → the status socket shows
+   the new priority; plus the longest advert gap of an unchanged instance around the reload
+   (target ≤ 200 ms, no gap). (keepalived's reload is not timed here: it has no equivalent
+   completion signal in 2.2.7's log.)
 3. **memory**: PSS (``/proc/PID/smaps_rollup``) of all processes with 100 instances, hadaemon
    (supervisor + vrrp worker + standby) vs keepalived (parent + VRRP child). Target ≤ 100 MB.
 
-Usage: ``python bench/bench_supervisor.py [--kills N] [--reload-instances N]``.
+Usage: ``python bench/bench_supervisor.py [--kills N] [--reload-instances N] [--reload-runs N]
+[--skip respawn,reload,memory] [--out FILE]``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import os
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,23 +41,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from helpers.netns import wait_for  # noqa: E402
-from helpers.vrrp_lab import Lab  # noqa: E402
+from helpers.vrrp_lab import AdvertRecorder, Lab  # noqa: E402
 
 from hadaemon.supervisor.status_cli import query  # noqa: E402
-
-RECORDER = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("eth1", 0))
-out = open(sys.argv[1], "w", buffering=1)
-print("ready", flush=True)
-while True:
-    f = s.recv(2048)
-    if f[23] == 112:
-        ihl = (f[14] & 15) * 4
-        v = f[14 + ihl:]
-        out.write(f"{time.monotonic():.6f} {socket.inet_ntoa(f[26:30])} {v[1]} {v[2]}\n")
-"""
 
 
 def conf(n: int, advert_int: float, prio1: int = 150, base_vrid: int = 1) -> str:
@@ -78,35 +64,6 @@ def conf(n: int, advert_int: float, prio1: int = 150, base_vrid: int = 1) -> str
     return "".join(out)
 
 
-class Recorder:
-    def __init__(self, lab: Lab, path: Path) -> None:
-        self.path = path
-        self.proc = lab.topo.popen(
-            lab.ns["client"],
-            [sys.executable, "-c", RECORDER, str(path)],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
-
-    def rows(self) -> list[tuple[float, str, int, int]]:
-        out = []
-        for line in self.path.read_text().splitlines():
-            t, src, vrid, prio = line.split()
-            out.append((float(t), src, int(vrid), int(prio)))
-        return out
-
-    def first_after(self, t0: float, src: str, timeout_s: float = 30.0) -> float:
-        def find() -> float | None:
-            return next((t for t, s, _, p in self.rows() if t > t0 and s == src and p > 0), None)
-
-        return float(wait_for(find, timeout_s, 0.01, f"advert from {src} after kill"))
-
-    def close(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-
 def pss_kb(pid: int) -> int:
     with open(f"/proc/{pid}/smaps_rollup") as f:
         m = re.search(r"^Pss:\s+(\d+) kB", f.read(), re.M)
@@ -121,6 +78,10 @@ def _stats(xs: list[float]) -> str:
     return f"{statistics.median(xs) * 1e3:.0f} / {p95 * 1e3:.0f} / {xs[-1] * 1e3:.0f}"
 
 
+def _ms(xs: list[float]) -> str:
+    return f"{statistics.median(xs) * 1e3:.0f} / {max(xs) * 1e3:.0f}"
+
+
 def hd_status(run_dir: Path) -> dict[str, Any] | None:
     try:
         return query(str(run_dir / "status.sock"))
@@ -133,7 +94,7 @@ def bench_respawn(kills: int) -> dict[str, list[float]]:
     tmp = Path(tempfile.mkdtemp(prefix="hdsupbench"))
     lab = Lab(tmp)
     try:
-        rec = Recorder(lab, tmp / "adverts.txt")
+        rec = AdvertRecorder(lab.topo, lab.ns["client"], tmp / "adverts.txt")
         lab.start_hadaemon("r1", conf(1, 0.1), "--no-bpf", cli=True)
         run_dir = tmp / "run-r1"
 
@@ -187,12 +148,24 @@ def bench_respawn(kills: int) -> dict[str, list[float]]:
     return res
 
 
-def bench_reload(n: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def bench_reload(n: int, runs: int) -> dict[str, list[float]]:
+    """``runs`` SIGHUPs of an ``n``-instance config, each changing VI_1's priority (150 ↔ 200).
+
+    Per run: SIGHUP → supervisor "reload done"; the vrrp worker's own "configuration applied …
+    in N ms" (decode + diff + apply); SIGHUP → the status socket shows the new priority; the
+    longest gap between adverts of the unchanged VI_2 around the reload.
+    """
+    out: dict[str, list[float]] = {
+        "supervisor": [],
+        "worker": [],
+        "applied": [],
+        "gap": [],
+        "status": [],
+    }
     tmp = Path(tempfile.mkdtemp(prefix="hdsupbench"))
     lab = Lab(tmp)
     try:
-        rec = Recorder(lab, tmp / "adverts.txt")
+        rec = AdvertRecorder(lab.topo, lab.ns["client"], tmp / "adverts.txt")
         r1 = lab.ns["r1"]
         for k in range(2, 2 + (n - 1) // 250):  # more interfaces for more than 250 VRIDs
             lab.topo.exec(
@@ -213,29 +186,97 @@ def bench_reload(n: int) -> dict[str, Any]:
             0.5,
             f"{n} instances MASTER",
         )
-        (tmp / "r1.conf").write_text(conf(n, 1.0, prio1=200))
-        log_before = len(lab.log("r1"))
-        t0 = time.monotonic()
-        lab.signal("r1", signal.SIGHUP)
-        wait_for(lambda: "reload done" in lab.log("r1")[log_before:], 60, 0.005, "reload done")
-        out["hd_supervisor_s"] = time.monotonic() - t0
-
-        def applied() -> bool:
-            d = hd_status(run_dir)
-            return bool(d) and any(
-                i["name"] == "VI_1" and i.get("base_priority") == 200 for i in d["instances"]
+        for run in range(runs):
+            prio = 200 if run % 2 == 0 else 150
+            (tmp / "r1.conf").write_text(conf(n, 1.0, prio1=prio))
+            time.sleep(2.5)  # a quiet second or two of adverts before the reload
+            log_before = len(lab.log("r1"))
+            t0 = time.monotonic()
+            lab.signal("r1", signal.SIGHUP)
+            wait_for(
+                lambda lb=log_before: "reload done" in lab.log("r1")[lb:], 60, 0.005, "reload done"
             )
+            out["supervisor"].append(time.monotonic() - t0)
 
-        wait_for(applied, 600, 0.05, "new priority applied")
-        out["hd_applied_s"] = time.monotonic() - t0
-        time.sleep(2.5)
-        rows = rec.rows()
-        vi2 = [t for t, s, v, p in rows if s == "10.0.0.1" and v == 2 and t > t0 - 3]
-        out["hd_vi2_max_gap_s"] = max(b - a for a, b in zip(vi2, vi2[1:], strict=False))
+            def applied(prio: int = prio) -> bool:
+                d = hd_status(run_dir)
+                return d is not None and any(
+                    i["name"] == "VI_1" and i.get("base_priority") == prio for i in d["instances"]
+                )
+
+            wait_for(applied, 600, 0.05, "new priority applied")
+            out["applied"].append(time.monotonic() - t0)
+            m = wait_for(
+                lambda lb=log_before: re.search(
+                    r"configuration applied \(generation \d+\) in (\d+) ms", lab.log("r1")[lb:]
+                ),
+                30,
+                0.05,
+                "worker's apply time",
+            )
+            out["worker"].append(float(m.group(1)) / 1e3)
+            t_status = time.monotonic()
+            hd_status(run_dir)
+            out["status"].append(time.monotonic() - t_status)
+            time.sleep(2.5)
+            vi2 = [
+                t
+                for t, s, v, p in rec.rows()
+                if s == "10.0.0.1" and v == 2 and t0 - 3 < t < time.monotonic()
+            ]
+            out["gap"].append(max(b - a for a, b in zip(vi2, vi2[1:], strict=False)))
         lab.stop("r1", timeout_s=60)
         rec.close()
     finally:
         lab.close()
+    return out
+
+
+def bench_reload_cpu(sizes: list[int], repeat: int = 7) -> dict[int, dict[str, float]]:
+    """CPU time (``time.process_time``, best of ``repeat``; wall time on a shared machine is
+    mostly waiting) of each step of a one-change reload, in this process, by config size.
+
+    Supervisor: parse + validate (``hadaemon.config.load``), plan (``config.diff``), the vrrp
+    worker's part (``to_dict``), msgpack. Worker: unpack, ``Config.from_dict``, its own diff.
+    """
+    import msgpack
+
+    from hadaemon.config.diff import diff
+    from hadaemon.config.model import Config
+    from hadaemon.supervisor.main import KeepalivedLoader, _vrrp_part
+
+    def best(f: Any) -> float:
+        ts = []
+        for _ in range(repeat):
+            t = time.process_time()
+            f()
+            ts.append(time.process_time() - t)
+        return min(ts)
+
+    import logging
+
+    logging.disable(logging.WARNING)  # "interface eth1 doesn't exist": not in a namespace here
+    loader = KeepalivedLoader()
+    out: dict[int, dict[str, float]] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="hdsupcpu"))
+    for n in sizes:
+        path = tmp / f"{n}.conf"
+        path.write_text(conf(n, 1.0))
+        old = loader.load(str(path), None)
+        path.write_text(conf(n, 1.0, prio1=200))
+        new = loader.load(str(path), None)
+        part = _vrrp_part(new)
+        wire = msgpack.packb(part)
+        decoded = Config.from_dict(part)
+        out[n] = {
+            "load": best(lambda p=path: loader.load(str(p), None)),
+            "plan": best(lambda o=old, c=new: loader.plan(o, c)),
+            "part": best(lambda c=new: _vrrp_part(c)),
+            "pack": best(lambda d=part: msgpack.packb(d)),
+            "unpack": best(lambda w=wire: msgpack.unpackb(w)),
+            "from_dict": best(lambda d=part: Config.from_dict(d)),
+            "diff": best(lambda o=old, c=decoded: diff(o, c)),
+        }
     return out
 
 
@@ -284,8 +325,19 @@ def main() -> int:
         default=250,
         help="250 per interface (extra veth interfaces are added in r1 above that)",
     )
+    p.add_argument("--reload-runs", type=int, default=3, help="reloads in a row (median, max)")
     p.add_argument("--memory-instances", type=int, default=100)
-    p.add_argument("--skip", default="", help="comma list of respawn,reload,memory")
+    p.add_argument(
+        "--cpu-sizes",
+        default="250,500,1000,2000",
+        help="config sizes for the in-process CPU cost of a reload (skip with --skip cpu)",
+    )
+    p.add_argument("--skip", default="", help="comma list of respawn,reload,memory,cpu")
+    p.add_argument(
+        "--out",
+        default="supervisor.md",
+        help="results file name in bench/results (a partial run: give it its own name)",
+    )
     a = p.parse_args()
     skip = set(a.skip.split(","))
     lines = [
@@ -326,23 +378,47 @@ def main() -> int:
         ]
         print("\n".join(lines[-9:]), flush=True)
     if "reload" not in skip:
-        rl = bench_reload(a.reload_instances)
+        rl = bench_reload(a.reload_instances, a.reload_runs)
         lines += [
-            f"## reload, {a.reload_instances} instances, one priority change",
+            f"## reload, {a.reload_instances} instances, one priority change "
+            f"({a.reload_runs} runs, ms, median / max)",
             "",
             "| measure | value |",
             "|---|---|",
             f"| SIGHUP → supervisor 'reload done' (parse+validate+plan+send) | "
-            f"{rl['hd_supervisor_s'] * 1e3:.0f} ms |",
-            f"| SIGHUP → status shows the new priority | {rl['hd_applied_s'] * 1e3:.0f} ms |",
-            f"| longest advert gap of an unchanged instance (1 s adverts) | "
-            f"{rl['hd_vi2_max_gap_s'] * 1e3:.0f} ms |",
+            f"{_ms(rl['supervisor'])} |",
+            f"| vrrp worker: decode + diff + apply (its log) | {_ms(rl['worker'])} |",
+            f"| SIGHUP → status shows the new priority (polled every 50 ms) | "
+            f"{_ms(rl['applied'])} |",
+            f"| one status query ({a.reload_instances} instances, for scale) | "
+            f"{_ms(rl['status'])} |",
+            f"| longest advert gap of an unchanged instance (1 s adverts) | {_ms(rl['gap'])} |",
             "",
             "target ≤ 200 ms, no gap",
             "",
         ]
-        print("\n".join(lines[-9:]), flush=True)
-    out = ROOT / "bench" / "results" / "supervisor.md"
+        print("\n".join(lines[-11:]), flush=True)
+    if "cpu" not in skip:
+        sizes = [int(x) for x in a.cpu_sizes.split(",") if x]
+        cpu = bench_reload_cpu(sizes)
+        lines += [
+            "## reload CPU cost by config size (ms of CPU, best of 7, one process)",
+            "",
+            "| instances | load (parse+validate) | plan | to_dict | msgpack | supervisor total "
+            "| unpack | from_dict | diff | worker total (before apply) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for n, c in cpu.items():
+            sup = c["load"] + c["plan"] + c["part"] + c["pack"]
+            wrk = c["unpack"] + c["from_dict"] + c["diff"]
+            lines.append(
+                f"| {n} | {c['load'] * 1e3:.0f} | {c['plan'] * 1e3:.0f} | {c['part'] * 1e3:.0f} "
+                f"| {c['pack'] * 1e3:.0f} | {sup * 1e3:.0f} | {c['unpack'] * 1e3:.0f} "
+                f"| {c['from_dict'] * 1e3:.0f} | {c['diff'] * 1e3:.0f} | {wrk * 1e3:.0f} |"
+            )
+        lines.append("")
+        print("\n".join(lines[-(len(cpu) + 5) :]), flush=True)
+    out = ROOT / "bench" / "results" / a.out
     out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print(f"wrote {out}")
