@@ -280,6 +280,11 @@ class BfdService:
 
     # -- receive ----------------------------------------------------------------------------
     def _on_readable(self, key: tuple[int, int]) -> None:
+        self._drain(key)
+        self._after()
+
+    def _drain(self, key: tuple[int, int]) -> None:
+        """Feed the core what socket ``key`` holds (a bounded number of datagrams)."""
         s = self.rx_socks.get(key)
         if s is None:
             return
@@ -296,12 +301,20 @@ class BfdService:
             self.core.handle_datagram(
                 data, addr[0], time.monotonic(), dst=dst, ttl=ttl, multihop=multihop
             )
-        self._after()
 
     # -- timers and actions -----------------------------------------------------------------
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
+        now = time.monotonic()
+        if any(
+            s.detect_deadline is not None and s.detect_deadline <= now
+            for s in self.core.sessions.values()
+        ):
+            # a Detection Time runs out: first take what the kernel already received (this
+            # process may have been descheduled while the peer kept sending)
+            for key in list(self.rx_socks):
+                self._drain(key)
         self.core.handle_timer(time.monotonic())
         self._after()
 

@@ -6,9 +6,12 @@ Started by the supervisor through :mod:`hadaemon.workers.base` when the config h
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from hadaemon.workers.base import Emit
+
+log = logging.getLogger("hadaemon.bfd")
 
 PRELOAD = ("hadaemon.io.bfd",)
 
@@ -17,4 +20,22 @@ def make_service(config: Any, emit: Emit, options: dict[str, Any]) -> Any:
     """Build the BFD service for ``config`` (its ``bfd_instances``)."""
     from hadaemon.io.bfd import BfdService
 
+    _sched(config)
     return BfdService(config, emit)
+
+
+def _sched(config: Any) -> None:
+    """keepalived's ``bfd_rt_priority``, ``bfd_no_swap``, ``bfd_rlimit_rttime`` (global_defs)."""
+    g = config.global_defs
+    if not (g.bfd_rt_priority or g.bfd_no_swap):
+        return
+    try:
+        from hadaemon.io import sched
+
+        sched.apply(
+            rt_priority=g.bfd_rt_priority,
+            no_swap=bool(g.bfd_no_swap),
+            rlimit_rttime_us=g.bfd_rlimit_rttime,
+        )
+    except Exception as exc:  # never fatal
+        log.warning("BFD scheduling settings not applied: %s", exc)
