@@ -504,9 +504,11 @@ def hook_plan(
     offload: OffloadProbe = rx_vlan_offload_safe,
 ) -> dict[str, str]:
     """{hook device: attach mode} for receiving on ``ifnames``: an instance on a VLAN device
-    is filtered on the lowest device of its stack (:mod:`hadaemon.io.vlan`), with tc there if
-    the device strips tags in hardware. Interfaces that no longer exist are left out."""
+    is filtered on the lowest device of its stack (:mod:`hadaemon.io.vlan`), with tc there
+    unless it is a physical NIC that leaves tags in the frame (:func:`hook_mode`). Interfaces
+    that no longer exist are left out."""
     vlans: dict[str, bool] = {}
+    kinds: dict[str, str] = {}
     for name in ifnames:
         try:
             ifindex = socket.if_nametoindex(name)
@@ -514,10 +516,14 @@ def hook_plan(
             continue
         t = resolve(name, ifindex)
         vlans[t.ifname] = vlans.get(t.ifname, False) or t.vlan != 0
-    return {
-        dev: hook_mode(attach_mode, v, offload(dev) if v and attach_mode == "auto" else False)
-        for dev, v in vlans.items()
-    }
+        kinds[t.ifname] = t.kind
+    return {dev: _mode(attach_mode, v, kinds[dev], offload, dev) for dev, v in vlans.items()}
+
+
+def _mode(attach_mode: str, vlans: bool, kind: str, offload: OffloadProbe, dev: str) -> str:
+    # the NIC's offload only matters (and is only asked) for a physical NIC with VLANs
+    probe = vlans and not kind and attach_mode == "auto"
+    return hook_mode(attach_mode, vlans, offload(dev) if probe else False, kind)
 
 
 class EbpfReceivePath(ClassicReceivePath):
@@ -612,8 +618,7 @@ class EbpfReceivePath(ClassicReceivePath):
         vlans = t.vlan != 0 or any(
             x.vlan for x in self._targets.values() if x.ifindex == t.ifindex
         )
-        probe = vlans and self._attach_mode == "auto"
-        return hook_mode(self._attach_mode, vlans, self._offload(t.ifname) if probe else False)
+        return _mode(self._attach_mode, vlans, t.kind, self._offload, t.ifname)
 
     def _attach(self, e: _Sock) -> None:
         from hadaemon.io.bpf import BpfUnavailable

@@ -19,11 +19,13 @@ and tc both run on a VLAN device too, after the tag was taken off): more than tw
 cannot be found.
 
 Which hook: generic XDP runs before the stack looks at tags, so it sees a tag in the frame
-only when the NIC left it there. With ``rx-vlan-hw-parse`` (``ethtool -k``: rxvlan) on, the NIC
-strips the outer tag into the packet's metadata and XDP would see an untagged frame (and key
-it as VLAN 0). tc ingress sees both, the stripped tag as ``skb->vlan_tci`` and any further tag
-in the frame, so a lower device that carries VLAN instances and strips tags gets the tc hook
-(:func:`hook_mode`).
+only if nothing before it moved the tag into the packet's metadata, and would otherwise key the
+advert as VLAN 0 (and judge it by the untagged bitmap). Tags are moved by a NIC with
+``rx-vlan-hw-parse`` on (``ethtool -k``: rx-vlan-offload), and by the receive path of any
+device whose frames came through another device: a bridge, a bond, a veth whose peer sent from
+a VLAN device. tc ingress sees both, the moved tag as ``skb->vlan_tci`` and any further tag in
+the frame. So a device carrying VLAN instances gets the tc hook, unless it is a physical NIC
+(no link kind) with tag offload off (:func:`hook_mode`).
 
 :func:`hook_target` and :func:`hook_mode` are pure; :func:`read_links` and
 :func:`rx_vlan_offload` ask the kernel.
@@ -67,6 +69,8 @@ class HookTarget:
     ifindex: int
     vlan: int = 0
     """Innermost VLAN id the program sees on ``ifname`` for this interface (0: untagged)."""
+    kind: str = ""
+    """Link kind of ``ifname`` ("" for a physical NIC, "bridge", "bond", "veth", ...)."""
 
     @property
     def key(self) -> tuple[int, int]:
@@ -84,7 +88,7 @@ def hook_target(ifindex: int, links: Mapping[int, LinkInfo]) -> HookTarget:
     me = links.get(ifindex)
     if me is None:
         raise KeyError(f"no link with ifindex {ifindex}")
-    own = HookTarget(me.ifname, me.ifindex, 0)
+    own = HookTarget(me.ifname, me.ifindex, 0, me.kind)
     if me.kind != "vlan" or not 1 <= me.vlan_id <= 4094:
         return own
     cur = me
@@ -99,14 +103,15 @@ def hook_target(ifindex: int, links: Mapping[int, LinkInfo]) -> HookTarget:
             return own
         seen.add(lower.ifindex)
         cur = lower
-    return HookTarget(cur.ifname, cur.ifindex, me.vlan_id)
+    return HookTarget(cur.ifname, cur.ifindex, me.vlan_id, cur.kind)
 
 
-def hook_mode(requested: str, vlans: bool, rx_offload: bool | None) -> str:
+def hook_mode(requested: str, vlans: bool, rx_offload: bool | None, kind: str = "") -> str:
     """The attach mode for a hook device: ``requested`` ("auto", "xdp", "tc") unless "auto"
-    must become "tc" because the device carries VLAN instances (``vlans``) and strips tags in
-    hardware, or might (``rx_offload`` None: unknown)."""
-    if requested == "auto" and vlans and rx_offload is not False:
+    must become "tc" because the device carries VLAN instances (``vlans``) and its tags may
+    reach the hook outside the frame: it is not a physical NIC (``kind`` set), or it strips
+    tags in hardware, or might (``rx_offload`` None: unknown)."""
+    if requested == "auto" and vlans and (kind or rx_offload is not False):
         return "tc"
     return requested
 
@@ -169,7 +174,7 @@ def resolve_target(ifname: str, ifindex: int) -> HookTarget:
         return hook_target(ifindex, links)
     except Exception as exc:  # netlink error, link gone meanwhile
         log.debug("cannot resolve the eBPF hook for %s: %s", ifname, exc)
-        return HookTarget(ifname, ifindex, 0)
+        return HookTarget(ifname, ifindex, 0, "?")
 
 
 def rx_vlan_offload_safe(ifname: str) -> bool | None:

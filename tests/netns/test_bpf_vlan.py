@@ -141,9 +141,10 @@ def test_tagged_adverts_are_judged_and_stamped_per_vlan(
 
 
 # The receive path end to end on the kernel side: its socket is on eth1, which it is told is
-# "VLAN 100 on eth1" (no vlan link type here), so it must pick the hook from the NIC's real
-# offload setting, install the (eth1, 100) bitmap, and read the tagged adverts' kernel stamps
-# back for the socket's interface. The NIC's tag offload is set first (veth: on by default).
+# "VLAN 100 on eth1" (no vlan link type here), eth1 being a physical NIC (link kind "") or what
+# it is, a veth. It must pick the hook from that and the NIC's real offload setting (set first;
+# veth: on by default), install the (eth1, 100) bitmap, and read the tagged adverts' kernel
+# stamps back for the socket's interface.
 _PATH = """
 import json, socket, sys
 from hadaemon.io.receive import Binding, EbpfReceivePath
@@ -158,7 +159,7 @@ eth.close()
 idx = socket.if_nametoindex("eth1")
 path = EbpfReceivePath(
     [Binding("eth1", socket.AF_INET, frozenset({70}))],
-    resolve=lambda name, ifindex: HookTarget("eth1", ifindex, 100),
+    resolve=lambda name, ifindex: HookTarget("eth1", ifindex, 100, sys.argv[2]),
 )
 print(json.dumps({"offload": rx_vlan_offload("eth1"), "hooks": path.hooks(), "ifindex": idx}),
       flush=True)
@@ -174,14 +175,21 @@ path.close()
 """
 
 
-@pytest.mark.parametrize(("offload", "hook"), [("on", "tc"), ("off", "xdp")])
+@pytest.mark.parametrize(
+    ("offload", "kind", "hook"),
+    [
+        ("on", "", "tc"),  # a NIC that strips tags: only tc sees them (skb->vlan_tci)
+        ("off", "", "xdp"),  # a NIC that leaves them in the frame: XDP
+        ("off", "veth", "tc"),  # not a NIC: tags may come in the metadata whatever the flag
+    ],
+)
 def test_receive_path_keys_a_vlan_interface_on_its_lower_device(
-    topo: tuple[Topology, str, str], offload: str, hook: str
+    topo: tuple[Topology, str, str], offload: str, kind: str, hook: str
 ) -> None:
     t, a, b = topo
     rx = t.popen(
         b,
-        [PY, "-c", _PATH, offload],
+        [PY, "-c", _PATH, offload, kind],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -192,7 +200,6 @@ def test_receive_path_keys_a_vlan_interface_on_its_lower_device(
         assert rx.stdout is not None and rx.stdin is not None
         head = json.loads(rx.stdout.readline() or "{}")
         assert head.get("offload") is (offload == "on"), rx.stderr.read() if rx.stderr else head
-        # the NIC strips tags (veth default): only tc sees them; else XDP
         assert head["hooks"] == {"eth1": hook}
         before = time.monotonic_ns()
         sys.path.insert(0, str(TESTS))

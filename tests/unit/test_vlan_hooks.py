@@ -58,14 +58,14 @@ LINKS = {
         (2, HookTarget("eth0", 2, 0)),  # untagged: the interface itself
         (3, HookTarget("eth0", 2, 100)),  # eth0.100: on eth0, VLAN 100
         (4, HookTarget("eth0", 2, 200)),  # QinQ: the innermost tag names it
-        (5, HookTarget("eth0.100.200.300", 5, 0)),  # three tags: deeper than the program parses
-        (6, HookTarget("vl7", 6, 0)),  # no lower device
-        (7, HookTarget("vl8", 7, 0)),  # lower device in another namespace
-        (8, HookTarget("vl9", 8, 0)),  # lower device not in the table
-        (9, HookTarget("loopa", 9, 0)),  # a (corrupt) loop never hangs
-        (11, HookTarget("mv0", 11, 0)),  # macvlan: not a tag, its own device
-        (12, HookTarget("bad0", 12, 0)),  # VLAN id 0 is not a VLAN
-        (13, HookTarget("bond0", 14, 5)),  # any lower device kind
+        (5, HookTarget("eth0.100.200.300", 5, 0, "vlan")),  # deeper than the program parses
+        (6, HookTarget("vl7", 6, 0, "vlan")),  # no lower device
+        (7, HookTarget("vl8", 7, 0, "vlan")),  # lower device in another namespace
+        (8, HookTarget("vl9", 8, 0, "vlan")),  # lower device not in the table
+        (9, HookTarget("loopa", 9, 0, "vlan")),  # a (corrupt) loop never hangs
+        (11, HookTarget("mv0", 11, 0, "macvlan")),  # macvlan: not a tag, its own device
+        (12, HookTarget("bad0", 12, 0, "vlan")),  # VLAN id 0 is not a VLAN
+        (13, HookTarget("bond0", 14, 5, "bond")),  # any lower device kind
     ],
 )
 def test_hook_target(ifindex: int, want: HookTarget) -> None:
@@ -85,18 +85,24 @@ def test_hook_target_unknown_interface() -> None:
 
 
 @pytest.mark.parametrize(
-    ("requested", "vlans", "offload", "want"),
+    ("requested", "vlans", "offload", "kind", "want"),
     [
-        ("auto", False, True, "auto"),  # untagged only: XDP sees what it needs
-        ("auto", True, False, "auto"),  # tags stay in the frame: XDP
-        ("auto", True, True, "tc"),  # the NIC strips the tag: only tc sees it (vlan_tci)
-        ("auto", True, None, "tc"),  # unknown: the safe choice
-        ("xdp", True, True, "xdp"),  # an explicit mode is obeyed
-        ("tc", False, False, "tc"),
+        ("auto", False, True, "", "auto"),  # untagged only: XDP sees what it needs
+        ("auto", False, None, "bridge", "auto"),
+        ("auto", True, False, "", "auto"),  # a NIC leaving tags in the frame: XDP
+        ("auto", True, True, "", "tc"),  # the NIC strips the tag: only tc sees it (vlan_tci)
+        ("auto", True, None, "", "tc"),  # unknown: the safe choice
+        ("auto", True, False, "bridge", "tc"),  # came through a port: tag already moved
+        ("auto", True, False, "bond", "tc"),
+        ("auto", True, False, "veth", "tc"),  # the peer may have sent from a VLAN device
+        ("xdp", True, True, "bridge", "xdp"),  # an explicit mode is obeyed
+        ("tc", False, False, "", "tc"),
     ],
 )
-def test_hook_mode(requested: str, vlans: bool, offload: bool | None, want: str) -> None:
-    assert hook_mode(requested, vlans, offload) == want
+def test_hook_mode(
+    requested: str, vlans: bool, offload: bool | None, kind: str, want: str
+) -> None:
+    assert hook_mode(requested, vlans, offload, kind) == want
 
 
 class _Attr:
@@ -135,7 +141,7 @@ def test_read_links_sees_loopback() -> None:
     links = read_links()
     lo = socket.if_nametoindex("lo")
     assert links[lo].ifname == "lo"
-    assert hook_target(lo, links) == HookTarget("lo", lo, 0)
+    assert hook_target(lo, links) == HookTarget("lo", lo, 0, "")
 
 
 # -- the receive path's translation -------------------------------------------------------------
@@ -325,6 +331,9 @@ def test_hook_plan_groups_interfaces_by_hook_device() -> None:
     assert plan == {"eth0": "tc"}
     plan = hook_plan([lo], resolve=lambda n, i: targets[n], offload=lambda n: False)
     assert plan == {"eth0": "auto"}
+    on_bridge = {lo: HookTarget("br0", 5, 100, "bridge")}
+    plan = hook_plan([lo], resolve=lambda n, i: on_bridge[n], offload=lambda n: False)
+    assert plan == {"br0": "tc"}
     untagged = {lo: HookTarget("lo", LO, 0)}
     asked: list[str] = []
 
