@@ -223,6 +223,8 @@ class VrrpService:
         self._tasks: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timers: HrTimers | None = None
+        self._encoded: dict[tuple[Any, str, str, bool], bytes] = {}
+        """Encoded adverts by (advert, src, dst, v3_checksum_as_v2)."""
         self.master_down_lead_s = MASTER_DOWN_LEAD_S
         """A BACKUP wakes this long before Master_Down_Timer to do its reads ahead of time."""
         self.late = LateTimerMonitor()
@@ -1168,7 +1170,14 @@ class VrrpService:
         else:
             dsts = [i.cfg.mcast_dst_ip or group_address(p.family)]
         for dst in dsts:
-            data = encode(a.advert, src=src, dst=dst, v3_checksum_as_v2=p.v3_checksum_as_v2)
+            # a master sends the same bytes every interval: encode (and checksum) once
+            key = (a.advert, src, dst, p.v3_checksum_as_v2)
+            data = self._encoded.get(key)
+            if data is None:
+                if len(self._encoded) >= 4096:
+                    self._encoded.clear()
+                data = encode(a.advert, src=src, dst=dst, v3_checksum_as_v2=p.v3_checksum_as_v2)
+                self._encoded[key] = data
             sock.send(data, dst, src=src, ttl=i.cfg.unicast_ttl)
 
     def _enqueue(self, coro: Coroutine[Any, Any, Any]) -> None:

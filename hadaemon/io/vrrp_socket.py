@@ -95,6 +95,10 @@ class VrrpSocket:
     unicast_ttl: int = 255
     ifindex: int = 0
     sock: socket.socket = field(init=False, repr=False)
+    _dest_cache: dict[
+        tuple[str, str | None, int | None],
+        tuple[tuple[str, int] | tuple[str, int, int, int], list[tuple[int, int, bytes]]],
+    ] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         try:
@@ -188,6 +192,25 @@ class VrrpSocket:
                 VRRP_GROUP4 if self.family == socket.AF_INET else VRRP_GROUP6
             )
         src = src or self.src
+        key = (dst, src, ttl)
+        dest = self._dest_cache.get(key)
+        if dest is None:
+            if len(self._dest_cache) >= 1024:  # unicast peers come and go with reloads
+                self._dest_cache.clear()
+            dest = self._dest_cache[key] = self._destination(dst, src, ttl)
+        addr, cmsgs = dest
+        try:
+            self.sock.sendmsg([data], cmsgs, 0, addr)
+        except OSError as exc:
+            log.warning("%s: cannot send VRRP advert to %s: %s", self.ifname, dst, exc)
+            return False
+        return True
+
+    def _destination(
+        self, dst: str, src: str | None, ttl: int | None
+    ) -> tuple[tuple[str, int] | tuple[str, int, int, int], list[tuple[int, int, bytes]]]:
+        """``sendmsg`` address and control messages for (dst, src, ttl); cached by :meth:`send`
+        (parsing the addresses and packing the cmsgs was a third of the cost of an advert)."""
         cmsgs: list[tuple[int, int, bytes]] = []
         addr: tuple[str, int] | tuple[str, int, int, int]
         if self.family == socket.AF_INET:
@@ -218,12 +241,7 @@ class VrrpSocket:
                 )
             if ttl is not None and not ip6.is_multicast:
                 cmsgs.append((socket.IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("@i", ttl)))
-        try:
-            self.sock.sendmsg([data], cmsgs, 0, addr)
-        except OSError as exc:
-            log.warning("%s: cannot send VRRP advert to %s: %s", self.ifname, dst, exc)
-            return False
-        return True
+        return addr, cmsgs
 
     # -- receive -----------------------------------------------------------------------------
     def recv(self) -> Received | None:
