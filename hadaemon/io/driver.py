@@ -893,10 +893,20 @@ class VrrpService:
                 new.ifindex,
                 "IPv4" if key[1] == socket.AF_INET else "IPv6",
             )
-        for senders in (self.garp, self.na):
-            sender = senders.pop(e.ifname, None)
-            if sender is not None:
-                sender.close()
+        # a use_vmac macvlan died with its base device: create it again (ordered before any
+        # VIP the instance adds there later); GARP/NA senders were bound to the old devices
+        vmacs = {
+            i.vmac: i.router.params
+            for i in self.insts.values()
+            if i.vmac and i.router.params.interface == e.ifname
+        }
+        for name in (e.ifname, *vmacs):
+            for senders in (self.garp, self.na):
+                sender = senders.pop(name, None)
+                if sender is not None:
+                    sender.close()
+        for vmac, params in vmacs.items():
+            self._enqueue(self._setup_vmac(vmac, params))
         self._update_rx()
         self._tasks.append(asyncio.ensure_future(self._refresh_sources(e.ifname)))
 
@@ -1140,8 +1150,8 @@ class VrrpService:
             else:
                 self._enqueue(self._del_net(i, vips=specs, routes=[], rules=[]))
         elif isinstance(a, act.SendGratuitous):
-            if i.vmac:
-                a = dataclasses.replace(a, ifname=i.vmac)
+            if i.vmac and a.ifname == i.router.params.interface:
+                a = dataclasses.replace(a, ifname=i.vmac)  # the VIPs live on the VMAC
             self._enqueue(self._gratuitous(a))
         elif isinstance(a, act.RunNotify):
             self._notify(a)

@@ -108,6 +108,16 @@ class RouterParams:
     """``garp_master_refresh``: periodic GARP while master (0 = off)."""
     garp_master_refresh_repeat: int = 1
     """``garp_master_refresh_repeat``."""
+    vip_devs: tuple[tuple[str, str], ...] = ()
+    """(address, interface) of the VIPs/eVIPs configured with ``dev`` on another interface
+    than the instance's: their GARPs/NAs go out there (keepalived sends each on its VIP's
+    interface)."""
+    garp_extra_if_s: float = 0.0
+    """``garp_extra_if [all] SECONDS``: while MASTER, one GARP/NA every SECONDS on each other
+    interface carrying VIPs (0 = off). Without ``all`` keepalived sends only on its extra VMAC
+    interfaces, which hadaemon does not create, so only ``all`` has an effect."""
+    garp_extra_if_all: bool = False
+    """The ``all`` of ``garp_extra_if``."""
     garp_interval_s: float = 0.0
     """``garp_interval``: gap between GARPs for one address."""
     garp_lower_prio_repeat: int = 0
@@ -259,6 +269,13 @@ class RouterParams:
             "track_interfaces": tracks,
             "dont_track_primary": inst.dont_track_primary,
             "skip_check_adv_addr": inst.skip_check_adv_addr,
+            "vip_devs": tuple(
+                (a.cidr, a.dev)
+                for a in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded)
+                if getattr(a, "dev", None) and a.dev != inst.interface
+            ),
+            "garp_extra_if_s": dflt(getattr(inst, "garp_extra_if", None), 0.0),
+            "garp_extra_if_all": bool(getattr(inst, "garp_extra_if_all", False)),
         }
         kw.update(overrides)
         return cls(**kw)
@@ -301,9 +318,12 @@ class _Timers:
     """Periodic GARP refresh (MASTER)."""
     garp_lower: float | None = None
     """Second GARP burst after a lower-priority advert (MASTER)."""
+    garp_extra: float | None = None
+    """Periodic GARP on the other interfaces carrying VIPs (``garp_extra_if``, MASTER)."""
 
     def clear(self) -> None:
         self.adver = self.master_down = self.garp = self.garp_refresh = self.garp_lower = None
+        self.garp_extra = None
 
 
 @dataclass
@@ -421,7 +441,7 @@ class VirtualRouter:
         t = self._timers
         ds = [
             d
-            for d in (t.adver, t.master_down, t.garp, t.garp_refresh, t.garp_lower)
+            for d in (t.adver, t.master_down, t.garp, t.garp_refresh, t.garp_lower, t.garp_extra)
             if d is not None
         ]
         return min(ds) if ds else None
@@ -454,6 +474,9 @@ class VirtualRouter:
             if t.garp_lower is not None and t.garp_lower <= now:
                 t.garp_lower = None
                 self._garp(self._p.garp_lower_prio_repeat)
+            if t.garp_extra is not None and t.garp_extra <= now:
+                t.garp_extra = now + self._p.garp_extra_if_s
+                self._garp_extra_if()
 
     def handle(self, event: ev.Event, now: float) -> None:
         """Process one event (see :mod:`hadaemon.vrrp.events`)."""
@@ -673,6 +696,9 @@ class VirtualRouter:
                 self._timers.garp = now + p.garp_master_delay_s
             if p.garp_master_refresh_s > 0:
                 self._timers.garp_refresh = now + p.garp_master_refresh_s
+            if self._extra_if_hosts():
+                # keepalived: the first one after garp_master_delay + the interval
+                self._timers.garp_extra = now + p.garp_master_delay_s + p.garp_extra_if_s
         self._notify(State.MASTER)
 
     def _leave_master(self) -> None:
@@ -757,14 +783,34 @@ class VirtualRouter:
         self._actions.append(act.SendAdvert(self.name, self._make_advert(priority), None))
 
     def _garp(self, repeat: int) -> None:
+        """GARPs/NAs for every VIP, each on its own interface (one action per interface)."""
         if repeat <= 0:
             return
-        hosts = tuple(_host(a) for a in self._all_vips())
-        self._actions.append(
-            act.SendGratuitous(
-                self.name, self._p.interface, hosts, repeat, self._p.garp_interval_s
+        devs = {_host(a): d for a, d in self._p.vip_devs}
+        by_dev: dict[str, list[str]] = {}
+        for a in self._all_vips():
+            h = _host(a)
+            by_dev.setdefault(devs.get(h, self._p.interface), []).append(h)
+        for dev, hosts in by_dev.items():
+            self._actions.append(
+                act.SendGratuitous(self.name, dev, tuple(hosts), repeat, self._p.garp_interval_s)
             )
-        )
+
+    def _extra_if_hosts(self) -> dict[str, str]:
+        """``garp_extra_if``: {interface: its first VIP} for the other interfaces carrying VIPs."""
+        p = self._p
+        if p.garp_extra_if_s <= 0 or not p.garp_extra_if_all:
+            return {}
+        wanted = {_host(a) for a in self._all_vips()}
+        out: dict[str, str] = {}
+        for a, dev in p.vip_devs:
+            if dev != p.interface and _host(a) in wanted:
+                out.setdefault(dev, _host(a))
+        return out
+
+    def _garp_extra_if(self) -> None:
+        for dev, host in self._extra_if_hosts().items():
+            self._actions.append(act.SendGratuitous(self.name, dev, (host,), 1, 0.0))
 
     def _check_advert(self, a: Advert, src: str, now: float) -> bool:
         """Instance checks (RFC 3768/5798 §7.1 after the packet checks). False = dropped."""

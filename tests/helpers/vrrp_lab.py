@@ -283,9 +283,9 @@ class Lab:
 
 _CAPTURE = """
 import json, socket, struct, sys, time
-proto, seconds = sys.argv[1], float(sys.argv[2])
+proto, seconds, ifname = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-s.bind(("eth1", 0))
+s.bind((ifname, 0))
 s.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS: the kernel's arrival time
 s.settimeout(0.05)
 out = []
@@ -318,7 +318,8 @@ print(json.dumps(out), flush=True)
 
 
 class Capture:
-    """A background frame capture on ``eth1`` of namespace ``ns`` (AF_PACKET, in a subprocess).
+    """A background frame capture on ``ifname`` (default ``eth1``) of namespace ``ns``
+    (AF_PACKET, in a subprocess).
 
     ``proto``: ``arp`` (ARP frames), ``na`` (ICMPv6 neighbour adverts) or ``vrrp`` (IPv4 proto
     112). The constructor returns once the capture socket is open; :meth:`result` waits for the
@@ -327,9 +328,14 @@ class Capture:
     (CLOCK_REALTIME, s), for intervals that must not include the reader's scheduling delay.
     """
 
-    def __init__(self, topo: Topology, ns: str, seconds: float, proto: str = "arp") -> None:
+    def __init__(
+        self, topo: Topology, ns: str, seconds: float, proto: str = "arp", ifname: str = "eth1"
+    ) -> None:
         self.proc = topo.popen(
-            ns, [PYTHON, "-c", _CAPTURE, proto, str(seconds)], stderr=subprocess.PIPE, text=True
+            ns,
+            [PYTHON, "-c", _CAPTURE, proto, str(seconds), ifname],
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

@@ -561,3 +561,28 @@ def test_takeover_never_before_master_down_interval(lab: Lab, path: str) -> None
         gap_s = first_r2 - last_r1
         assert gap_s >= mdi_s - 0.0005, (gap_s, mdi_s)  # never early (0.5 ms stamp slack)
         assert gap_s < mdi_s + 2.0, (gap_s, mdi_s)  # and it did take over on its own timer
+
+
+def test_vip_on_another_interface_garp_there_and_garp_extra_if(tmp_path: Path) -> None:
+    """A VIP with ``dev eth2`` is announced on eth2 (from eth2's MAC) when the router becomes
+    MASTER, and ``garp_extra_if all 1`` repeats one GARP there every second while MASTER."""
+    lab = Lab(tmp_path, routers=1)
+    try:
+        r1, client = lab.ns["r1"], lab.ns["client"]
+        lab.topo.lan([(r1, "eth2", ["192.0.2.254/24"]), (client, "eth2", ["192.0.2.9/24"])], "ext")
+        inst = hd_instance(priority=150, garp_master_repeat=1, garp_extra_if=1.0)
+        inst["garp_extra_if_all"] = True
+        inst["virtual_ipaddress"].append({"address": "192.0.2.1", "prefixlen": 24, "dev": "eth2"})
+        on_eth2 = Capture(lab.topo, client, 6.0, "arp", ifname="eth2")
+        lab.start_hadaemon("r1", hd_config(inst), "--no-bpf")
+        lab.wait_holder(VIP, "r1")
+        assert lab.has_addr("r1", "192.0.2.1", dev="eth2")
+        mac2 = lab.mac("r1", "eth2")
+        frames = [f for f in on_eth2.result() if f["eth_src"] == mac2 and f["op"] == 1]
+        assert frames and {f["spa"] for f in frames} == {"192.0.2.1"}, frames  # never eth1's VIP
+        # the transition's GARP plus periodic ones, about a second apart (not one burst)
+        assert len(frames) >= 3, frames
+        gaps = [b["t"] - a["t"] for a, b in zip(frames[1:], frames[2:], strict=False)]
+        assert all(g > 0.5 for g in gaps), gaps
+    finally:
+        lab.close()

@@ -333,6 +333,72 @@ def test_master_garp_second_burst_and_refresh() -> None:
     assert [(round(t, 6), n) for t, n in garps] == [(5.0, 5), (60.0, 2)]
 
 
+def test_garps_go_out_on_each_vips_own_interface() -> None:
+    """A VIP configured with ``dev eth2`` is announced on eth2, the others on the instance's."""
+    r = make(
+        addresses=("10.0.0.100/24", "192.0.2.1/24", "192.0.2.2/24"),
+        vip_devs=(("192.0.2.1/24", "eth2"), ("192.0.2.2/24", "eth2")),
+    )
+    r.handle(ev.Startup(), 0.0)
+    fire(r)
+    g = [x for x in r.actions() if isinstance(x, act.SendGratuitous)]
+    assert g == [
+        act.SendGratuitous("VI_1", "eth1", ("10.0.0.100",), 5, 0.0),
+        act.SendGratuitous("VI_1", "eth2", ("192.0.2.1", "192.0.2.2"), 5, 0.0),
+    ]
+
+
+def _extra_garps(r: VirtualRouter, until_s: float) -> list[tuple[float, str, tuple[str, ...]]]:
+    t_master = r.last_transition[0]  # type: ignore[index]
+    out = []
+    while (now := r.get_timer()) is not None and now <= t_master + until_s:
+        r.handle_timer(now)
+        out += [
+            (round(now - t_master, 6), x.ifname, x.addresses)
+            for x in r.actions()
+            if isinstance(x, act.SendGratuitous) and x.repeat == 1
+        ]
+    return out
+
+
+def test_garp_extra_if_all_sends_one_garp_per_other_interface_periodically() -> None:
+    """keepalived ``garp_extra_if all 100``: first after garp_master_delay + 100 s, then every
+    100 s, one GARP per interface other than the instance's (its first VIP), while MASTER."""
+    r = make(
+        addresses=("10.0.0.100/24", "192.0.2.1/24", "192.0.2.2/24", "198.51.100.1/24"),
+        vip_devs=(("192.0.2.1/24", "eth2"), ("192.0.2.2/24", "eth2"), ("198.51.100.1/24", "eth3")),
+        garp_master_delay_s=5.0,
+        garp_extra_if_s=100.0,
+        garp_extra_if_all=True,
+    )
+    r.handle(ev.Startup(), 0.0)
+    fire(r)
+    r.actions()
+    assert _extra_garps(r, 310) == [
+        (105.0, "eth2", ("192.0.2.1",)),
+        (105.0, "eth3", ("198.51.100.1",)),
+        (205.0, "eth2", ("192.0.2.1",)),
+        (205.0, "eth3", ("198.51.100.1",)),
+        (305.0, "eth2", ("192.0.2.1",)),
+        (305.0, "eth3", ("198.51.100.1",)),
+    ]
+    # leaving MASTER stops them
+    r.handle(ev.Shutdown(), r.get_timer() or 0.0)
+    r.actions()
+    assert r.get_timer() is None
+
+
+def test_garp_extra_if_without_all_or_other_interfaces_is_off() -> None:
+    # without "all" keepalived only sends on its extra VMAC interfaces (hadaemon makes none)
+    r = make(vip_devs=(("192.0.2.1/24", "eth2"),), garp_extra_if_s=100.0)
+    r2 = make(garp_extra_if_s=100.0, garp_extra_if_all=True)  # every VIP on the instance's
+    for x in (r, r2):
+        x.handle(ev.Startup(), 0.0)
+        fire(x)
+        x.actions()
+        assert _extra_garps(x, 400) == []
+
+
 @row("master-shutdown")
 def test_master_shutdown_sends_priority_zero_and_removes_vips() -> None:
     r = start_master()

@@ -251,6 +251,19 @@ def test_from_instance_maps_the_config_model() -> None:
     assert p.primary_address == "10.0.0.1" and p.unicast_peers == ("10.0.0.2",)
     assert p.track_interfaces == (TrackedInterface("eth2", -20), TrackedInterface("eth3", 0))
     assert (p.garp_master_repeat, p.garp_master_delay_s) == (2, 1.0)
+    assert p.vip_devs == () and p.garp_extra_if_s == 0.0  # dev eth1 is the instance's own
+    other = replace(
+        inst,
+        virtual_ipaddress=(
+            *inst.virtual_ipaddress,
+            IpAddress(address="192.0.2.1", prefixlen=24, dev="eth2"),
+        ),
+        garp_extra_if=100.0,
+        garp_extra_if_all=True,
+    )
+    po = RouterParams.from_instance(other)
+    assert po.vip_devs == (("192.0.2.1/24", "eth2"),)
+    assert (po.garp_extra_if_s, po.garp_extra_if_all) == (100.0, True)
     v6 = VrrpInstance(
         name="V6",
         interface="eth1",
