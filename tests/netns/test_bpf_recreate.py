@@ -197,3 +197,35 @@ def test_recreated_interface_gets_the_filter_back(lab: Lab, master: str) -> None
     assert all(_state(st, name) == "MASTER" for name in INSTANCES)
     time.sleep(4 * ADVERT_INT_S)
     assert "cannot send VRRP advert" not in lab.log("r2")[mark:], lab.log("r2")[mark:]
+
+
+def test_recreated_base_interface_gets_its_vmac_back(lab: Lab) -> None:
+    """use_vmac: the macvlan ``vrrp.51`` dies with its base device; after the base is re-created
+    the backup builds it again, and takes over on it with the virtual router MAC."""
+    vrmac = "00:00:5e:00:01:33"  # VRID 51
+    conf = (
+        _conf(150, "MASTER")
+        .replace("    virtual_router_id 51\n", "    virtual_router_id 51\n    use_vmac\n")
+        .split("vrrp_instance VI_6")[0]
+    )
+    lab.start_hadaemon("r1", conf, "--no-bpf")
+    lab.start_hadaemon("r2", conf.replace("150", "100").replace("MASTER", "BACKUP"))
+    wait_for(lambda: lab.has_addr("r1", VIP, dev="vrrp.51"), 30, what="VIP on r1's VMAC")
+    lab.wait_log("r2", _entering("VI_1", "BACKUP"), timeout_s=30)
+    assert lab.mac("r2", "vrrp.51") == vrmac
+
+    mark = lab.mark("r2")
+    _recreate_eth1(lab, "r2")
+    lab.wait_log("r2", _entering("VI_1", "FAULT"), timeout_s=20, since=mark)
+    lab.wait_log("r2", _entering("VI_1", "BACKUP"), timeout_s=20, since=mark)
+
+    def vmac_link() -> Any:
+        r = lab.topo.exec(lab.ns["r2"], "ip", "-j", "link", "show", "vrrp.51", check=False)
+        return r if r.returncode == 0 else None
+
+    link = wait_for(vmac_link, 20, what="vrrp.51 back in r2")
+    assert json.loads(link.stdout)[0]["link"] == "eth1"  # on the new base device
+    assert lab.mac("r2", "vrrp.51") == vrmac
+
+    lab.stop("r1")
+    wait_for(lambda: lab.has_addr("r2", VIP, dev="vrrp.51"), 20, what="VIP on r2's new VMAC")
