@@ -630,9 +630,9 @@ class EbpfReceivePath(ClassicReceivePath):
             if have is None:
                 self._hooks[t.ifindex] = (t.ifname, self._filter.attach(t.ifname, mode))
             elif have[1] == "xdp" and mode == "tc":
-                # a VLAN instance joined an XDP-hooked device whose NIC strips tags: move the
-                # device to tc (its bitmaps are set again below and by the loop)
-                log.info("eBPF VRRP filter on %s moves to tc (VLANs, rx-vlan offload)", t.ifname)
+                # a VLAN instance joined an XDP-hooked device where tags may arrive outside
+                # the frame (hook_mode): move the device to tc, and set its bitmaps again
+                log.info("eBPF VRRP filter on %s moves to tc for VLAN %d", t.ifname, t.vlan)
                 self._filter.detach_index(t.ifindex)
                 del self._hooks[t.ifindex]
                 self._hooks[t.ifindex] = (t.ifname, self._filter.attach(t.ifname, mode))
