@@ -38,6 +38,7 @@ from hadaemon.bfd.packet import (
     BFD_SOURCE_PORT_MIN,
 )
 from hadaemon.bfd.session import SendControl, SessionParams, SessionStateChanged
+from hadaemon.io.sched import LateTimerMonitor
 
 log = logging.getLogger("hadaemon.bfd")
 
@@ -156,6 +157,9 @@ class BfdService:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._stopping = False
+        self.late = LateTimerMonitor()
+        """How late the timer ran (a descheduled process sends late and its peer's Detection
+        Time may run out); past 0.1 s logged as keepalived does."""
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -230,6 +234,7 @@ class BfdService:
             ],
             "drops": dict(self.core.drops),
             "tx_errors": dict(self.tx_errors),
+            "timers": self.late.status(),
         }
 
     # -- sessions and sockets ---------------------------------------------------------------
@@ -304,9 +309,11 @@ class BfdService:
 
     # -- timers and actions -----------------------------------------------------------------
     def _on_timer(self) -> None:
+        now = time.monotonic()
+        if self._timer_at is not None:
+            self.late.check(self._timer_at, now)
         self._timer = None
         self._timer_at = None
-        now = time.monotonic()
         if any(
             s.detect_deadline is not None and s.detect_deadline <= now
             for s in self.core.sessions.values()

@@ -25,10 +25,13 @@ def make_service(config: Any, emit: Emit, options: dict[str, Any]) -> Any:
 
 
 def _sched(config: Any) -> None:
-    """keepalived's ``bfd_rt_priority``, ``bfd_no_swap``, ``bfd_rlimit_rttime`` (global_defs)."""
+    """SCHED_FIFO (``bfd_rt_priority``, else the lowest realtime priority when permitted, as
+    the vrrp worker), ``bfd_no_swap``, ``bfd_rlimit_rttime`` (global_defs).
+
+    Realtime by default: at keepalived's default timers (10 ms × 5) a normal-priority worker
+    on a busy host is descheduled for longer than the peer's Detection Time (bench_bfd.py).
+    """
     g = config.global_defs
-    if not (g.bfd_rt_priority or g.bfd_no_swap):
-        return
     try:
         from hadaemon.io import sched
 
@@ -36,6 +39,7 @@ def _sched(config: Any) -> None:
             rt_priority=g.bfd_rt_priority,
             no_swap=bool(g.bfd_no_swap),
             rlimit_rttime_us=g.bfd_rlimit_rttime,
+            realtime=True,
         )
     except Exception as exc:  # never fatal
         log.warning("BFD scheduling settings not applied: %s", exc)
