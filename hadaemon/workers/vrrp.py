@@ -174,6 +174,16 @@ def run_foreground(config_path: str, args: Any) -> int:
         return EXIT_CONFIG
     if not config.vrrp_instances:
         log.warning("no vrrp_instance in %s; nothing to do", config_path)
+    tracking = sorted(
+        {i.name for i in config.vrrp_instances if i.track_bfd}
+        | {n for g in config.vrrp_sync_groups if g.track_bfd for n in g.group}
+    )
+    if tracking:
+        log.warning(
+            "track_bfd needs the bfd worker of the whole daemon (hadaemon -f FILE); here the "
+            "BFD sessions never come up: %s",
+            ", ".join(tracking),
+        )
     _sched(config)
     try:
         return asyncio.run(_serve(config_path, config, args))
