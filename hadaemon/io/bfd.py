@@ -367,6 +367,10 @@ class BfdService:
             a.new.label.upper(),
             a.diag.name.lower(),
         )
+        if self._stopping:
+            # the daemon stops (or needs no BFD any more): the AdminDown is for the peer; a
+            # tracking VRRP instance must not go FAULT (and run notify_fault) on its way out
+            return
         self._emit_state(a.session, a.new.label, a.old.label, a.diag.name.lower())
 
     def _emit_state(self, name: str, state: str, prev: str | None, diag: str) -> None:

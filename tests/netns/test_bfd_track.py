@@ -78,6 +78,14 @@ def test_master_goes_fault_when_its_tracked_bfd_peer_dies(
     )
     lab.wait_holder(VIP, "r1", 30)  # the session is Up again: r1 leaves FAULT and preempts
 
+    # an orderly stop: the bfd worker's AdminDown is for the peer, r1 never passes FAULT
+    since = len(lab.log("r1"))
+    r1_proc = lab.procs["r1"]
+    r1_proc.terminate()
+    assert r1_proc.wait(timeout=20) == 0
+    lab.wait_holder(VIP, "r2", 20)
+    assert "FAULT" not in lab.log("r1")[since:]
+
 
 CHECK_CONF = """
 global_defs {

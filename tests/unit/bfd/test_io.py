@@ -6,6 +6,8 @@ import argparse
 import random
 import socket
 import struct
+from collections.abc import Callable
+from typing import Any
 
 from hadaemon.bfd.core import Peer
 from hadaemon.bfd.packet import BFD_SOURCE_PORT_MAX, BFD_SOURCE_PORT_MIN
@@ -88,3 +90,33 @@ def test_status_text_lists_bfd_sessions() -> None:
     text = format_table(doc)
     assert "BFD    NEIGHBOR  STATE  REMOTE  DIAG  DETECT  SINCE" in text
     assert "peer1  10.0.0.2  Up     Up      none  300ms   12.0s" in text
+
+
+def test_service_emits_state_changes_but_not_its_own_admin_down_at_stop() -> None:
+    import asyncio
+    import time
+
+    from hadaemon.bfd.packet import ControlPacket, State
+    from hadaemon.bfd.session import SessionParams
+    from hadaemon.io.bfd import BfdService
+
+    events: list[tuple[str, dict[str, Any]]] = []
+
+    async def main() -> None:
+        svc = BfdService(loads("global_defs {\n    router_id r\n}\n").config, _record(events))
+        await svc.start()  # no bfd_instance: no sockets
+        s = svc.core.add(SessionParams(name="x"), Peer("x", "192.0.2.1"), time.monotonic())
+        remote = ControlPacket(state=State.DOWN, my_discriminator=9)
+        s.handle_packet(remote, time.monotonic())
+        svc.core._collect(s)
+        svc._execute()
+        assert [(k, b["name"], b["state"]) for k, b in events] == [("bfd_state", "x", "Init")]
+        await svc.stop()  # AdminDown goes to the peer, not up to the trackers
+        assert len(events) == 1
+        assert s.state is State.ADMIN_DOWN
+
+    asyncio.run(main())
+
+
+def _record(events: list[tuple[str, dict[str, Any]]]) -> Callable[[str, dict[str, Any]], None]:
+    return lambda kind, body: events.append((kind, body))
