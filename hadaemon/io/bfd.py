@@ -36,6 +36,7 @@ from hadaemon.bfd.packet import (
     BFD_PORT,
     BFD_SOURCE_PORT_MAX,
     BFD_SOURCE_PORT_MIN,
+    State,
 )
 from hadaemon.bfd.session import SendControl, SessionParams, SessionStateChanged
 from hadaemon.io.sched import LateTimerMonitor
@@ -367,9 +368,10 @@ class BfdService:
             a.new.label.upper(),
             a.diag.name.lower(),
         )
-        if self._stopping:
-            # the daemon stops (or needs no BFD any more): the AdminDown is for the peer; a
-            # tracking VRRP instance must not go FAULT (and run notify_fault) on its way out
+        if self._stopping or a.new is State.ADMIN_DOWN:
+            # our own AdminDown (stop, or the session removed by a reload) is for the peer: a
+            # tracking VRRP instance must not go FAULT (and run notify_fault) on its way out,
+            # nor on a reload that drops the bfd_instance and its track_bfd together
             return
         self._emit_state(a.session, a.new.label, a.old.label, a.diag.name.lower())
 

@@ -92,7 +92,7 @@ def test_status_text_lists_bfd_sessions() -> None:
     assert "peer1  10.0.0.2  Up     Up      none  300ms   12.0s" in text
 
 
-def test_service_emits_state_changes_but_not_its_own_admin_down_at_stop() -> None:
+def test_service_emits_state_changes_but_not_its_own_admin_down() -> None:
     import asyncio
     import time
 
@@ -111,9 +111,12 @@ def test_service_emits_state_changes_but_not_its_own_admin_down_at_stop() -> Non
         svc.core._collect(s)
         svc._execute()
         assert [(k, b["name"], b["state"]) for k, b in events] == [("bfd_state", "x", "Init")]
-        await svc.stop()  # AdminDown goes to the peer, not up to the trackers
-        assert len(events) == 1
-        assert s.state is State.ADMIN_DOWN
+        y = svc.core.add(SessionParams(name="y"), Peer("y", "192.0.2.2"), time.monotonic())
+        await svc.apply_config(svc.config)  # a reload without x and y: both removed
+        assert s.state is State.ADMIN_DOWN and y.state is State.ADMIN_DOWN
+        assert not svc.core.sessions
+        await svc.stop()
+        assert len(events) == 1  # AdminDown goes to the peers, not up to the trackers
 
     asyncio.run(main())
 
