@@ -263,7 +263,8 @@ def start(
             ),
         )
     else:
-        g2: dict[str, Any] = {"vrrp_rt_priority": RT_PRIO} if rt else {}
+        # hadaemon runs SCHED_FIFO by default: the SCHED_OTHER rows turn that off
+        g2: dict[str, Any] = {"vrrp_rt_priority": RT_PRIO} if rt else {"vrrp_realtime": False}
         lb.start_hadaemon(
             name,
             hd_config(
