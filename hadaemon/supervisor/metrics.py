@@ -160,6 +160,60 @@ class StatusCollector(Collector):
         yield drops
         yield from _receive_path_metrics(vrrp_svc.get("receive_path") if vrrp_svc else None)
         yield from _timer_metrics(vrrp_svc.get("timers") if vrrp_svc else None)
+        yield from _bfd_metrics((doc.get("services") or {}).get("bfd"))
+
+
+BFD_STATE_VALUES = {"AdminDown": 0, "Down": 1, "Init": 2, "Up": 3}
+"""RFC 5880 §4.1 State field values."""
+
+
+def _bfd_metrics(bfd: Any) -> Iterator[Metric]:
+    """BFD sessions of the bfd worker: state, Detection Time, packets, transitions, drops."""
+    state = GaugeMetricFamily(
+        "hadaemon_bfd_state",
+        "BFD session state (RFC 5880: 0 AdminDown, 1 Down, 2 Init, 3 Up)",
+        labels=["name", "neighbor"],
+    )
+    detect = GaugeMetricFamily(
+        "hadaemon_bfd_detection_time_seconds",
+        "Current Detection Time of the session",
+        labels=["name", "neighbor"],
+    )
+    counters = {
+        key: CounterMetricFamily(f"hadaemon_bfd_{key}", help_, labels=["name", "neighbor"])
+        for key, help_ in (
+            ("rx_packets", "BFD control packets received"),
+            ("tx_packets", "BFD control packets sent"),
+            ("up_transitions", "Times the session came Up"),
+            ("down_transitions", "Times the session left Up"),
+        )
+    }
+    drops = CounterMetricFamily(
+        "hadaemon_bfd_drops", "BFD packets dropped by reason", labels=["reason"]
+    )
+    sessions = bfd.get("sessions") if isinstance(bfd, dict) else None
+    for s in sessions if isinstance(sessions, list) else ():
+        if not isinstance(s, dict):
+            continue
+        labels = [str(s.get("name", "")), str(s.get("neighbor_ip", ""))]
+        value = BFD_STATE_VALUES.get(str(s.get("state", "")))
+        if value is not None:
+            state.add_metric(labels, float(value))
+        us = s.get("detection_time_us")
+        if isinstance(us, int | float):
+            detect.add_metric(labels, us / 1e6)
+        stats = s.get("stats") or {}
+        for key, fam in counters.items():
+            if isinstance(stats.get(key), int | float):
+                fam.add_metric(labels, float(stats[key]))
+    raw = bfd.get("drops") if isinstance(bfd, dict) else None
+    for reason, n in sorted((raw or {}).items()) if isinstance(raw, dict) else ():
+        if isinstance(n, int | float):
+            drops.add_metric([str(reason)], float(n))
+    yield state
+    yield detect
+    yield from counters.values()
+    yield drops
 
 
 def _timer_metrics(timers: Any) -> Iterator[Metric]:

@@ -140,6 +140,35 @@ def test_metrics_use_keepalived_exporter_names_and_labels() -> None:
     assert s[("hadaemon_vrrp_timer_max_lateness_seconds", ())] == 0.4
 
 
+def test_bfd_metrics_from_the_bfd_workers_status() -> None:
+    doc = {
+        **DOC,
+        "services": {
+            "bfd": {
+                "sessions": [
+                    {
+                        "name": "gw",
+                        "neighbor_ip": "10.0.0.2",
+                        "state": "Up",
+                        "detection_time_us": 150000,
+                        "stats": {"rx_packets": 40, "tx_packets": 41, "up_transitions": 1},
+                    },
+                    {"name": "b2", "neighbor_ip": "fd00::2", "state": "Down", "stats": {}},
+                ],
+                "drops": {"bad_ttl": 3},
+            }
+        },
+    }
+    s = _samples(render(doc).decode())
+    gw = (("name", "gw"), ("neighbor", "10.0.0.2"))
+    assert s[("hadaemon_bfd_state", gw)] == 3.0
+    assert s[("hadaemon_bfd_state", (("name", "b2"), ("neighbor", "fd00::2")))] == 1.0
+    assert s[("hadaemon_bfd_detection_time_seconds", gw)] == 0.15
+    assert s[("hadaemon_bfd_rx_packets_total", gw)] == 40.0
+    assert s[("hadaemon_bfd_up_transitions_total", gw)] == 1.0
+    assert s[("hadaemon_bfd_drops_total", (("reason", "bad_ttl"),))] == 3.0
+
+
 def test_keepalived_up_zero_when_vrrp_worker_down() -> None:
     doc = {**DOC, "workers": {"vrrp": {**DOC["workers"]["vrrp"], "state": "BACKOFF"}}}
     assert _samples(render(doc).decode())[("keepalived_up", ())] == 0.0
