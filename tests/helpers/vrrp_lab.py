@@ -263,6 +263,20 @@ class Lab:
         if p.poll() is None:
             os.killpg(p.pid, sig)
 
+    def status(self, name: str) -> dict[str, Any]:
+        """``hadaemon status --json`` of the full daemon started with ``cli=True`` in ``name``."""
+        r = self.topo.exec(
+            self.ns[name],
+            PYTHON,
+            "-m",
+            "hadaemon",
+            "status",
+            "--json",
+            "--run-dir",
+            str(self.tmp / f"run-{name}"),
+        )
+        return json.loads(r.stdout)  # type: ignore[no-any-return]
+
     def kill9(self, name: str) -> None:
         """SIGKILL the daemon we started in ``name`` and reap it."""
         self.signal(name, signal.SIGKILL)

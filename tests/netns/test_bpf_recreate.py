@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from helpers.netns import sh, wait_for
-from helpers.vrrp_lab import PYTHON, Lab
+from helpers.vrrp_lab import Lab
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bpf]
 
@@ -76,20 +76,6 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         lab.close()
 
 
-def _status(lab: Lab, name: str) -> dict[str, Any]:
-    r = lab.topo.exec(
-        lab.ns[name],
-        PYTHON,
-        "-m",
-        "hadaemon",
-        "status",
-        "--json",
-        "--run-dir",
-        str(lab.tmp / f"run-{name}"),
-    )
-    return json.loads(r.stdout)  # type: ignore[no-any-return]
-
-
 def _ifindex(lab: Lab, name: str) -> int:
     return int(lab.topo.exec(lab.ns[name], "cat", "/sys/class/net/eth1/ifindex").stdout)
 
@@ -142,7 +128,7 @@ def test_recreated_interface_gets_the_filter_back(lab: Lab, master: str) -> None
     for name in INSTANCES:
         lab.wait_log("r2", _entering(name, "BACKUP"), timeout_s=30)
     old_idx = _ifindex(lab, "r2")
-    rx = _rx(_status(lab, "r2"))
+    rx = _rx(lab.status("r2"))
     assert rx["kind"] == "ebpf" and rx["hooks"] == {"eth1": "xdp"}, rx
     assert {i["ifindex"] for i in rx["interfaces"]} == {old_idx}
 
@@ -158,7 +144,7 @@ def test_recreated_interface_gets_the_filter_back(lab: Lab, master: str) -> None
     wait_for(lambda: _xdp_prog(lab, "r2") == "xdp_vrrp", 20, what="XDP program on new eth1")
 
     def fresh_kernel_stamps() -> bool:
-        rx = _rx(_status(lab, "r2"))
+        rx = _rx(lab.status("r2"))
         fresh = {
             (e["family"], e["vrid"])
             for e in rx["last_seen"]
@@ -167,18 +153,18 @@ def test_recreated_interface_gets_the_filter_back(lab: Lab, master: str) -> None
         return set(INSTANCES.values()) <= fresh
 
     wait_for(fresh_kernel_stamps, 20, what="fresh last_seen entries under the new ifindex")
-    rx1 = _rx(_status(lab, "r2"))
+    rx1 = _rx(lab.status("r2"))
     assert rx1["kind"] == "ebpf" and rx1["hooks"] == {"eth1": "xdp"}, rx1
     assert {i["ifindex"] for i in rx1["interfaces"]} == {new_idx}
     assert all(e["ifindex"] != old_idx for e in rx1["last_seen"]), rx1["last_seen"]
     time.sleep(4 * ADVERT_INT_S)
-    rx2 = _rx(_status(lab, "r2"))
+    rx2 = _rx(lab.status("r2"))
     # the master's adverts pass the new hook and are stamped there, not just read by a socket
     assert rx2["counters"]["kernel_pass"] > rx1["counters"]["kernel_pass"], rx2["counters"]
     assert rx2["counters"].get("stamp_ebpf", 0) > rx1["counters"].get("stamp_ebpf", 0)
 
     # it hears the master through the new sockets: never a second master meanwhile
-    st = _status(lab, "r2")
+    st = lab.status("r2")
     for name in INSTANCES:
         assert _state(st, name) == "BACKUP"
         assert not re.search(_entering(name, "MASTER"), lab.log("r2")[mark:])
@@ -193,7 +179,7 @@ def test_recreated_interface_gets_the_filter_back(lab: Lab, master: str) -> None
         lab.wait_log("r2", _entering(name, "MASTER"), timeout_s=20, since=mark)
     lab.wait_holder(VIP, "r2", timeout_s=20)
     lab.wait_holder(VIP6, "r2", timeout_s=20)
-    st = _status(lab, "r2")
+    st = lab.status("r2")
     assert all(_state(st, name) == "MASTER" for name in INSTANCES)
     time.sleep(4 * ADVERT_INT_S)
     assert "cannot send VRRP advert" not in lab.log("r2")[mark:], lab.log("r2")[mark:]

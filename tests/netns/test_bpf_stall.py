@@ -111,7 +111,6 @@ def test_sigstopped_backups_stay_backup_on_both_paths(lab: Lab, master: str) -> 
 
 def _kernel_counters(lab: Lab, name: str) -> dict[str, int]:
     """Sum the per-CPU ``counters`` map of the XDP program on ``name``'s eth1 (bpftool)."""
-    import json
 
     from hadaemon.io.bpf import COUNTER_NAMES
 
@@ -178,17 +177,7 @@ def test_flooded_backup_never_becomes_master(lab: Lab) -> None:
     assert [f for f in frames if f["src"] == "10.0.0.2"] == []
     assert lab.holders(VIP) == ["r1"]
     # the same kernel drops reach the status socket (and so hadaemon_bpf_drops_total)
-    st = lab.topo.exec(
-        lab.ns["r2"],
-        PYTHON,
-        "-m",
-        "hadaemon",
-        "status",
-        "--json",
-        "--run-dir",
-        str(lab.tmp / "run-r2"),
-    )
-    vrrp = json.loads(st.stdout)["services"]["vrrp"]
+    vrrp = lab.status("r2")["services"]["vrrp"]
     assert vrrp["receive_path"]["kind"] == "ebpf", vrrp["receive_path"]
     assert vrrp["bpf_drops"]["vrid"] >= after["drop_vrid"] - before["drop_vrid"], vrrp["bpf_drops"]
     assert vrrp["bpf_drops"]["ttl"] >= after["drop_ttl"] - before["drop_ttl"], vrrp["bpf_drops"]
@@ -222,8 +211,10 @@ def test_without_bcc_the_daemon_falls_back_and_still_fails_over(lab: Lab, tmp_pa
         )
     lab.start_hadaemon("r1", hd_config(hd_instance(priority=150, state="MASTER")), "--no-bpf")
     lab.wait_holder(VIP, "r1", timeout_s=30)
-    lab.wait_log("r2", r"staying on classic BPF: bcc cannot be imported: bcc hidden by the test")
-    lab.wait_log("r2", BACKUP_STATE)
+    lab.wait_log(
+        "r2", r"staying on classic BPF: bcc cannot be imported: bcc hidden by the test", 30
+    )
+    lab.wait_log("r2", BACKUP_STATE, 30)
     time.sleep(1.0)  # 10 adverts: still backup
     assert not re.search(MASTER_STATE, lab.log("r2"))
     lab.kill9("r1")

@@ -3,10 +3,8 @@ latency (Master_Down_Timer deadline → decision), timer lateness and the receiv
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from helpers.vrrp_lab import PYTHON, Lab, ka_config
+from helpers.vrrp_lab import Lab, ka_config
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.keepalived]
 
@@ -15,33 +13,19 @@ MASTER = r"\(VI_1\) Entering MASTER STATE"
 BACKUP = r"\(VI_1\) Entering BACKUP STATE"
 
 
-def _status(lab: Lab, name: str) -> dict:  # type: ignore[type-arg]
-    r = lab.topo.exec(
-        lab.ns[name],
-        PYTHON,
-        "-m",
-        "hadaemon",
-        "status",
-        "--json",
-        "--run-dir",
-        str(lab.tmp / f"run-{name}"),
-    )
-    return json.loads(r.stdout)  # type: ignore[no-any-return]
-
-
 def test_takeover_reports_decision_latency_and_timer_lateness(lab: Lab) -> None:
     lab.start_keepalived("r1", ka_config(priority=150))
     lab.start_hadaemon("r2", ka_config(priority=100), "--no-bpf", cli=True)
     lab.wait_holder(VIP, "r1")
     lab.wait_log("r2", BACKUP)
-    before = _status(lab, "r2")
+    before = lab.status("r2")
     (inst,) = [i for i in before["instances"] if i["name"] == "VI_1"]
     assert inst["state"] == "BACKUP"
     assert inst["failover_decision_s"] is None  # no takeover yet
     lab.kill9("r1")
     lab.topo.exec(lab.ns["r1"], "ip", "link", "set", "eth1", "down")
     lab.wait_log("r2", MASTER)
-    after = _status(lab, "r2")
+    after = lab.status("r2")
     (inst,) = [i for i in after["instances"] if i["name"] == "VI_1"]
     assert inst["state"] == "MASTER"
     # the decision is taken at or after the Master_Down_Timer deadline, never before
