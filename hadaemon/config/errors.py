@@ -35,6 +35,10 @@ class Diagnostic:
     message: str
     location: Location | None = None
     hint: str | None = None
+    disables: str | None = None
+    """An error that only disables this ``vrrp_instance`` at run time (e.g. an interface
+    that does not exist without ``dynamic_interfaces``): ``hadaemon -t`` counts it, but the
+    daemon still starts and a reload still applies, without that instance."""
 
     @property
     def is_error(self) -> bool:
@@ -90,9 +94,19 @@ class Diagnostics:
         """Record a warning."""
         self.items.append(Diagnostic(Severity.WARNING, message, location, hint))
 
-    def error(self, message: str, location: Location | None, hint: str | None = None) -> None:
-        """Record an error; raise :class:`ConfigError` once there are too many."""
-        self.items.append(Diagnostic(Severity.ERROR, message, location, hint))
+    def error(
+        self,
+        message: str,
+        location: Location | None,
+        hint: str | None = None,
+        *,
+        disables: str | None = None,
+    ) -> None:
+        """Record an error; raise :class:`ConfigError` once there are too many.
+
+        ``disables``: the ``vrrp_instance`` this error keeps from running (the rest of the
+        configuration runs; see :attr:`Diagnostic.disables`)."""
+        self.items.append(Diagnostic(Severity.ERROR, message, location, hint, disables))
         self.error_count += 1
         if self.error_count >= MAX_ERRORS:
             raise ConfigError(

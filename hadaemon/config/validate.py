@@ -7,9 +7,16 @@ tracker; a sync group naming an unknown instance (or an instance in two groups);
 without a port in an IP virtual server; duplicate names/keys; an instance with neither an
 interface nor unicast peers; a reference to an unknown virtual_server_group / track_file / BFD.
 
-Warnings: an interface that does not exist (as keepalived; checked in ``/sys/class/net`` so it
-is right inside a network namespace), scripts configured without ``enable_script_security``,
-an instance without virtual addresses.
+An interface that does not exist (checked in ``/sys/class/net``, so it is right inside a
+network namespace) named by a ``vrrp_instance`` (``interface``, an address's or route's
+``dev``, ``track_interface``): without ``dynamic_interfaces`` an error that disables only that
+instance (:attr:`~hadaemon.config.errors.Diagnostic.disables`: the daemon runs the others;
+keepalived 2.2.7 stops its whole VRRP process); with ``dynamic_interfaces`` a warning (the
+instance waits in FAULT for the interface). :func:`missing_interfaces` is the same check for
+the VRRP worker.
+
+Warnings: scripts configured without ``enable_script_security``, an instance without virtual
+addresses.
 """
 
 from __future__ import annotations
@@ -18,12 +25,22 @@ import ipaddress
 import os
 import shutil
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from hadaemon.config.errors import Diagnostics, did_you_mean
 from hadaemon.config.model import Config, Location, Script, VrrpInstance
 
-__all__ = ["validate", "sys_interface_exists", "configured_scripts", "script_exists"]
+__all__ = [
+    "validate",
+    "sys_interface_exists",
+    "configured_scripts",
+    "script_exists",
+    "InterfaceRef",
+    "instance_interfaces",
+    "missing_interfaces",
+    "vmac_names",
+]
 
 
 def sys_interface_exists(name: str) -> bool:
@@ -31,6 +48,62 @@ def sys_interface_exists(name: str) -> bool:
     if not name or "/" in name or name in (".", ".."):
         return False
     return os.path.exists(os.path.join("/sys/class/net", name))
+
+
+@dataclass(frozen=True)
+class InterfaceRef:
+    """An interface a ``vrrp_instance`` names; ``what`` says where ("" for the instance's
+    own ``interface``, else e.g. ``track_interface``)."""
+
+    name: str
+    what: str
+    location: Location | None
+
+    def __str__(self) -> str:
+        return f"interface {self.name}" + (f" ({self.what})" if self.what else "")
+
+
+def vmac_names(config: Config) -> frozenset[str]:
+    """The ``use_vmac`` macvlans the daemon creates itself (never "missing" at start-up)."""
+    prefix = config.global_defs.vmac_prefix or "vrrp"
+    return frozenset(
+        (vi.vmac_name or f"{prefix}.{vi.virtual_router_id}")[:15]
+        for vi in config.vrrp_instances
+        if vi.use_vmac
+    )
+
+
+def instance_interfaces(vi: VrrpInstance) -> list[InterfaceRef]:
+    """Every interface ``vi`` names, once each: its ``interface``, the ``dev`` of its
+    addresses and routes, its ``track_interface`` entries."""
+    out: list[InterfaceRef] = []
+    seen: set[str] = set()
+
+    def add(name: str | None, what: str, loc: Location | None) -> None:
+        if name and name not in seen:
+            seen.add(name)
+            out.append(InterfaceRef(name, what, loc))
+
+    add(vi.interface, "", vi.locations.get("interface", vi.location))
+    for a in (*vi.virtual_ipaddress, *vi.virtual_ipaddress_excluded):
+        add(a.dev, f"dev of ip address {a.address}", a.location)
+    for r in vi.virtual_routes:
+        add(r.dev, f"dev of route {r.dst}", r.location)
+    for t in vi.track_interface:
+        add(t.name, "track_interface", t.location)
+    return out
+
+
+def missing_interfaces(
+    vi: VrrpInstance,
+    exists: Callable[[str], bool] | None = None,
+    own: Collection[str] = (),
+) -> list[InterfaceRef]:
+    """The interfaces ``vi`` names that do not exist now (``own``: interfaces the daemon
+    creates itself, see :func:`vmac_names`). Without ``dynamic_interfaces`` an instance with
+    any is not started; with it, it starts in FAULT until its ``interface`` appears."""
+    exists = exists or sys_interface_exists
+    return [r for r in instance_interfaces(vi) if r.name not in own and not exists(r.name)]
 
 
 def validate(
@@ -79,15 +152,8 @@ def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str],
         "track_bfd": ("bfd_instance", {s.name for s in config.bfd_instances}),
     }
     vrids: dict[tuple[str, int, int], VrrpInstance] = {}
-    warned_ifs: set[str] = set()
     gd = config.global_defs
-
-    def check_if(name: str, what: str, loc: Location | None) -> None:
-        if name in warned_ifs or exists(name):
-            return
-        warned_ifs.add(name)
-        diags.warning(f"interface {name} for {what} doesn't exist", loc)
-
+    own = vmac_names(config)
     for vi in config.vrrp_instances:
         tag = f"({vi.name})"
         loc = vi.location
@@ -146,18 +212,22 @@ def _check_instances(config: Config, diags: Diagnostics, exists: Callable[[str],
                         peer.location,
                     )
         # interface
-        if vi.interface is None:
-            if not vi.unicast_peer and gd.default_interface is None:
-                diags.error(
-                    f"{tag} no interface specified", loc, "add 'interface IF' to the instance"
+        if vi.interface is None and not vi.unicast_peer and gd.default_interface is None:
+            diags.error(f"{tag} no interface specified", loc, "add 'interface IF' to the instance")
+        for ref in missing_interfaces(vi, exists, own):
+            if gd.dynamic_interfaces:
+                diags.warning(
+                    f"{tag} {ref} doesn't exist yet; dynamic_interfaces: used once it is created",
+                    ref.location,
                 )
-        else:
-            check_if(vi.interface, f"vrrp_instance {vi.name}", vi.locations.get("interface", loc))
-        for a in (*vi.virtual_ipaddress, *vi.virtual_ipaddress_excluded):
-            if a.dev is not None:
-                check_if(a.dev, f"ip address {a.address}", a.location)
-        for t in vi.track_interface:
-            check_if(t.name, f"track_interface in {vi.name}", t.location)
+            else:
+                diags.error(
+                    f"{tag} {ref} doesn't exist; the instance is not started",
+                    ref.location,
+                    "add 'dynamic_interfaces' to global_defs to start it in FAULT until the "
+                    "interface appears",
+                    disables=vi.name,
+                )
         for r in vi.virtual_routes:
             if r.dev is None and not r.no_track:
                 diags.warning(

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hadaemon.config.diff import diff
+from hadaemon.config.validate import missing_interfaces, sys_interface_exists, vmac_names
 from hadaemon.io.garp import GarpSender
 from hadaemon.io.hrtimer import HrTimerHandle, HrTimers
 from hadaemon.io.ndisc import NaSender
@@ -157,6 +158,13 @@ class _Inst:
     """VIPs removed by the last reload (the core may still ask to delete them)."""
     vmac: str | None = None
     """``use_vmac``: the macvlan carrying the VIPs and sending GARPs with the VRRP MAC."""
+    absent_fault: str | None = None
+    """``dynamic_interfaces``: the FAULT reason held while the instance's interface has never
+    existed (no socket yet); cleared when it is created."""
+
+
+def _absent_reason(ifname: str) -> str:
+    return f"interface {ifname} does not exist"
 
 
 MASTER_DOWN_LEAD_S = 0.001
@@ -209,6 +217,9 @@ class VrrpService:
         self.no_accept = NoAcceptFilter()
         self.scripts = ScriptRunner()
         self.insts: dict[str, _Inst] = {}
+        self.disabled: dict[str, str] = {}
+        """Instances not started because an interface they name does not exist (without
+        ``dynamic_interfaces``; keepalived stops its whole VRRP process): name → why."""
         self.sockets: dict[tuple[str, int], VrrpSocket] = {}
         self.garp: dict[str, GarpSender] = {}
         self.na: dict[str, NaSender] = {}
@@ -268,6 +279,8 @@ class VrrpService:
         for sg in self.config.vrrp_sync_groups:
             self.groups[sg.name] = list(sg.group)
         for inst in self.config.vrrp_instances:
+            if not self._startable(inst):
+                continue
             try:
                 await self._add_instance(inst)
             except (VrrpSocketError, NetlinkSpecError, ValueError) as exc:
@@ -279,12 +292,6 @@ class VrrpService:
         self._start_trackers()
         self._apply_bfd(time.monotonic())
         self._tasks.append(asyncio.ensure_future(self.netlink.watch_links(self._on_link)))
-        now = time.monotonic()
-        for i in self.insts.values():
-            for ifname in sorted(i.tracked_ifaces):
-                if not await self.netlink.link_up(ifname):
-                    i.down_ifaces.add(ifname)
-                    i.router.handle(ev.InterfaceDown(ifname), now)
         # keepalived removes addresses it may own at start-up (left behind by a crash) so a
         # BACKUP never holds a VIP; done before the first state change.
         resume = {n for n, st in self.handback.items() if str(st).upper() == "MASTER"}
@@ -386,6 +393,9 @@ class VrrpService:
         old_scripts = self._wanted_scripts()
         new_insts = {i.name: i for i in new.vrrp_instances}
         self.config = new
+        # disabled instances still configured are tried again below (their interface may be
+        # there now)
+        self.disabled = {n: why for n, why in self.disabled.items() if n in new_insts}
         self.groups = {sg.name: list(sg.group) for sg in new.vrrp_sync_groups}
         #: instances stopped, started or reconfigured here (the rest are left alone)
         touched = (old_names ^ set(new_insts)) | (redo & set(new_insts))
@@ -411,7 +421,13 @@ class VrrpService:
                     self._cancel_timer(i)
                     self._run(i, ev.Shutdown(), now, arm=False)
                     del self.insts[name]
-                    await self._add_instance(cfg)
+                    if not self._startable(cfg):
+                        continue
+                    try:
+                        await self._add_instance(cfg)
+                    except (VrrpSocketError, NetlinkSpecError, ValueError) as exc:
+                        log.error("(%s) cannot start: %s", name, exc)
+                        continue
                     self._run(self.insts[name], ev.Startup(), time.monotonic())
                     continue
                 i.cfg = cfg
@@ -427,6 +443,8 @@ class VrrpService:
                     self._enqueue(self._add_net(i, vips=[]))
                 self._run(i, ev.ConfigChanged(params), now)
             else:
+                if not self._startable(cfg):
+                    continue
                 try:
                     await self._add_instance(cfg)
                 except (VrrpSocketError, NetlinkSpecError, ValueError) as exc:
@@ -505,6 +523,7 @@ class VrrpService:
             "timers": self.late.status(),
             "track_scripts": {n: t.ok for n, t in self.track_scripts.items()},
             "bfd": dict(self.bfd_up),
+            "disabled_instances": dict(self.disabled),
         }
 
     def _rx_status(self) -> dict[str, Any]:
@@ -530,7 +549,10 @@ class VrrpService:
             # a dump costs ~150 ms, once per instance it made a reload O(instances x VIPs)
             key = (cfg.interface, socket.AF_INET if family == 4 else socket.AF_INET6)
             if key not in self._primary_cache:
-                self._primary_cache[key] = await self.netlink.primary_address(*key)
+                try:
+                    self._primary_cache[key] = await self.netlink.primary_address(*key)
+                except NetlinkSpecError:  # dynamic_interfaces: read when it is created
+                    self._primary_cache[key] = None
             src = self._primary_cache[key]
 
         def pick(inst_value: Any, global_value: Any) -> Any:
@@ -577,17 +599,42 @@ class VrrpService:
         rules = [rule_from_model(r) for r in cfg.virtual_rules]
         return vips, routes, rules
 
+    def _startable(self, cfg: Any) -> bool:
+        """False (logged, kept in :attr:`disabled`) when ``cfg`` names an interface that does
+        not exist and ``dynamic_interfaces`` is off; with it, the instance starts in FAULT."""
+        self.disabled.pop(cfg.name, None)
+        if getattr(self.config.global_defs, "dynamic_interfaces", False):
+            return True
+        try:
+            missing = missing_interfaces(cfg, sys_interface_exists, vmac_names(self.config))
+        except AttributeError:  # not a config model (a test's stand-in)
+            return True
+        if not missing:
+            return True
+        why = ", ".join(str(r) for r in missing) + " doesn't exist"
+        self.disabled[cfg.name] = why
+        log.error(
+            "(%s) %s: instance disabled (add dynamic_interfaces to global_defs to start it in "
+            "FAULT until the interface is created)",
+            cfg.name,
+            why,
+        )
+        return False
+
     async def _add_instance(self, cfg: Any) -> None:
         if not cfg.interface:
             raise ValueError("no interface configured")
         params = await self._params(cfg)
         vips, routes, rules = self._net_objects(cfg)
         vmac = self._vmac_name(cfg)
-        if vmac:
+        # dynamic_interfaces: an interface not created yet gets its socket (and VMAC) from
+        # the link event that announces it (_follow_link)
+        present = sys_interface_exists(params.interface)
+        if vmac and present:
             await self._setup_vmac(vmac, params)
         fam = socket.AF_INET if params.family == 4 else socket.AF_INET6
         key = (params.interface, fam)
-        if key not in self.sockets:
+        if key not in self.sockets and present:
             s = VrrpSocket(
                 params.interface,
                 fam,
@@ -610,6 +657,21 @@ class VrrpService:
         for gname, members in self.groups.items():
             if cfg.name in members:
                 inst.group = gname
+        now = time.monotonic()
+        for ifname in sorted(inst.tracked_ifaces):
+            if not await self.netlink.link_up(ifname):
+                inst.down_ifaces.add(ifname)
+                inst.router.handle(ev.InterfaceDown(ifname), now)
+        if key not in self.sockets:
+            # FAULT whatever dont_track_primary says: nothing can be sent or heard yet
+            inst.absent_fault = _absent_reason(params.interface)
+            inst.router.handle(ev.ForceFault(inst.absent_fault), now)
+            log.info(
+                "(%s) interface %s doesn't exist yet: FAULT until it is created "
+                "(dynamic_interfaces)",
+                cfg.name,
+                params.interface,
+            )
         self.insts[cfg.name] = inst
 
     def _build_sync_groups(self, only: set[str] | None = None) -> None:
@@ -629,7 +691,8 @@ class VrrpService:
         """Give the receive path every socket with the VRIDs configured on it."""
         vrids: dict[tuple[str, int], set[int]] = {k: set() for k in self.sockets}
         for i in self.insts.values():
-            vrids[i.sock_key].add(i.router.params.vrid)
+            if i.sock_key in vrids:  # else its interface does not exist yet
+                vrids[i.sock_key].add(i.router.params.vrid)
         assert self._loop is not None
         for key, sock in self.sockets.items():
             try:
@@ -843,7 +906,7 @@ class VrrpService:
             await asyncio.sleep(TRACK_PROCESS_POLL_S)
 
     def _on_link(self, e: LinkEvent) -> None:
-        self._follow_recreated(e)
+        self._follow_link(e)
         now = time.monotonic()
         for i in self.insts.values():
             if e.ifname in i.tracked_ifaces:
@@ -855,17 +918,24 @@ class VrrpService:
                     i.down_ifaces.add(e.ifname)
                     self._run(i, ev.InterfaceDown(e.ifname), now)
 
-    def _follow_recreated(self, e: LinkEvent) -> None:
+    def _follow_link(self, e: LinkEvent) -> None:
         """Follow an interface that was deleted and created again under the same name (a veth
         re-created, a NIC driver reloaded): the kernel took the sockets' device binding, their
         group memberships and the eBPF program with the old device. Open new sockets on the
         new device and hand them to the receive path, which attaches the filter there and
         keys its maps by the new ifindex (keepalived follows re-created interfaces by netlink
-        as well). The instance's FAULT/BACKUP comes from the link events as usual."""
+        as well). The instance's FAULT/BACKUP comes from the link events as usual.
+
+        Likewise an interface created for the first time under ``dynamic_interfaces``: its
+        instances get their sockets (and VMAC) now and leave the FAULT they were held in."""
         if not e.ifindex or self._stopping or self._loop is None:
             return
         stale = [k for k, s in self.sockets.items() if k[0] == e.ifname and s.ifindex != e.ifindex]
-        if not stale:
+        absent = sorted(
+            {i.sock_key for i in self.insts.values() if i.sock_key[0] == e.ifname}
+            - set(self.sockets)
+        )
+        if not stale and not absent:
             return
         try:
             if socket.if_nametoindex(e.ifname) != e.ifindex:
@@ -900,6 +970,24 @@ class VrrpService:
                 new.ifindex,
                 "IPv4" if key[1] == socket.AF_INET else "IPv6",
             )
+        for key in absent:
+            cfg = next(i.cfg for i in self.insts.values() if i.sock_key == key)
+            try:
+                self.sockets[key] = VrrpSocket(
+                    key[0],
+                    key[1],
+                    multicast_group=cfg.mcast_dst_ip or None,
+                    unicast_ttl=cfg.unicast_ttl,
+                )
+            except VrrpSocketError as exc:
+                log.error("%s was created but its VRRP socket cannot be: %s", e.ifname, exc)
+                continue
+            log.info(
+                "%s was created (ifindex %d): VRRP %s socket opened",
+                e.ifname,
+                e.ifindex,
+                "IPv4" if key[1] == socket.AF_INET else "IPv6",
+            )
         # a use_vmac macvlan died with its base device: create it again (ordered before any
         # VIP the instance adds there later); GARP/NA senders were bound to the old devices
         vmacs = {
@@ -915,7 +1003,17 @@ class VrrpService:
         for vmac, params in vmacs.items():
             self._enqueue(self._setup_vmac(vmac, params))
         self._update_rx()
+        for i in list(self.insts.values()):
+            if i.sock_key in self.sockets and i.router.params.primary_address:
+                self._clear_absent(i)  # else once _refresh_sources has read its address
         self._tasks.append(asyncio.ensure_future(self._refresh_sources(e.ifname)))
+
+    def _clear_absent(self, i: _Inst) -> None:
+        """The interface of an instance held in FAULT since start-up has come (with an
+        address to send from): let it go through the election."""
+        if i.absent_fault is not None:
+            reason, i.absent_fault = i.absent_fault, None
+            self._run(i, ev.ClearFault(reason), time.monotonic())
 
     async def _refresh_sources(self, ifname: str, timeout_s: float = RECREATED_SRC_WAIT_S) -> None:
         """Read again the source address of the instances on a re-created ``ifname`` that take
@@ -946,9 +1044,10 @@ class VrrpService:
                     continue
                 todo.discard(name)
                 if src != p.primary_address:
-                    log.info("(%s) %s was re-created: source address now %s", name, ifname, src)
+                    log.info("(%s) %s was created: source address now %s", name, ifname, src)
                     params = dataclasses.replace(p, primary_address=src)
                     self._run(i, ev.ConfigChanged(params), time.monotonic())
+                self._clear_absent(i)
             if todo:
                 if time.monotonic() > deadline:
                     log.warning(

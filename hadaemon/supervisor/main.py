@@ -151,11 +151,15 @@ class KeepalivedLoader:
             d
             for d in getattr(result, "diagnostics", ())
             if str(getattr(d, "severity", "")).lower().endswith("error")
+            and not getattr(d, "disables", None)  # only that vrrp_instance does not run
         ]
         if errors:
             raise ConfigLoadError("; ".join(str(d) for d in errors))
         for d in getattr(result, "diagnostics", ()):
-            log.warning("%s", d)
+            if getattr(d, "disables", None):
+                log.error("%s", d)
+            else:
+                log.warning("%s", d)
         return result.config
 
     def metrics_listen(self, config: Any) -> str | None:

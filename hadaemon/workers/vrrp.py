@@ -65,7 +65,8 @@ def load_config(path: str, config_id: str | None = None, *, strict: bool = False
         raise ConfigLoadError(str(exc)) from None
     for d in getattr(result, "diagnostics", ()) or ():
         log.warning("%s", d)
-    errors = list(getattr(result, "errors", ()) or ())
+    # an error that only disables one vrrp_instance (a missing interface) does not refuse a reload
+    errors = [d for d in getattr(result, "errors", ()) or () if not getattr(d, "disables", None)]
     if errors and strict:
         raise ConfigLoadError(f"{len(errors)} error(s) in {path}; first: {errors[0]}")
     return result.config

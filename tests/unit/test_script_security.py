@@ -230,7 +230,8 @@ def test_config_test_reports_insecure_scripts_with_their_location(tmp_path: Path
 
     def write(chk_script: Path, user: str = "") -> None:
         conf.write_text(
-            "global_defs {\n  enable_script_security\n  script_user root\n}\n"
+            "global_defs {\n  enable_script_security\n  script_user root\n"
+            "  dynamic_interfaces\n}\n"  # eth1 need not exist on this host
             f'vrrp_script chk {{\n  script "{chk_script} x"\n{user}}}\n'
             "vrrp_instance VI_1 {\n  interface eth1\n  virtual_router_id 51\n  priority 100\n"
             "  virtual_ipaddress {\n    10.9.9.9/32\n  }\n  track_script {\n    chk\n  }\n}\n"
@@ -243,7 +244,7 @@ def test_config_test_reports_insecure_scripts_with_their_location(tmp_path: Path
     r = _config_test(conf)
     assert r.returncode == 4, r.stderr
     assert (
-        f"{conf}:6:10: error: script {bad} will not run (enable_script_security): insecure: "
+        f"{conf}:7:10: error: script {bad} will not run (enable_script_security): insecure: "
         f"{bad.parent} is writable by others" in r.stderr
     ), r.stderr
     write(bad, user="  user nobody\n")  # run as nobody: no root privileges to protect

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from hadaemon.config import LoadResult, loads
-from hadaemon.config.validate import sys_interface_exists
+from hadaemon.config.validate import (
+    instance_interfaces,
+    missing_interfaces,
+    sys_interface_exists,
+    vmac_names,
+)
 
 VIP4 = "virtual_ipaddress {\n 192.0.2.1/24\n}\n"
 
@@ -69,12 +74,67 @@ def test_unicast_without_peers_and_peer_family() -> None:
     assert errors(r) == ["(A) unicast_peer 2001:db8::2 is not IPv4 like the instance's addresses"]
 
 
-def test_missing_interface_is_a_warning(tmp_path: Path) -> None:
-    r = load(inst("A", 1), exists=False)
-    assert r.errors == []
-    assert [d.message for d in r.warnings] == ["interface eth0 for vrrp_instance A doesn't exist"]
+def test_missing_interface_disables_the_instance(tmp_path: Path) -> None:
+    """Without dynamic_interfaces a missing interface is an error (``-t`` exit 4) that only
+    disables its instance (``disables``: the daemon still runs the others)."""
+    r = load(inst("A", 1) + inst("B", 2, iface="eth1"), exists=False)
+    assert [(d.message, d.disables, str(d.location)) for d in r.errors] == [
+        ("(A) interface eth0 doesn't exist; the instance is not started", "A", "t.conf:2:2"),
+        ("(B) interface eth1 doesn't exist; the instance is not started", "B", "t.conf:9:2"),
+    ]
+    assert r.errors[0].hint is not None and "dynamic_interfaces" in r.errors[0].hint
     assert sys_interface_exists("lo") and not sys_interface_exists("no-such-if0")
     assert not sys_interface_exists("../etc")
+
+
+def test_every_interface_an_instance_names_is_checked() -> None:
+    body = (
+        " track_interface {\n  eth7 weight 10\n  eth0\n }\n"
+        " virtual_routes {\n  10.1.0.0/16 dev eth6\n }\n"
+    )
+    vips = "virtual_ipaddress {\n 192.0.2.1/24 dev eth5\n 192.0.2.2/24\n}\n"
+    r = loads(inst("A", 1, body, vips=vips), "t.conf", "m", interface_exists=lambda n: n == "eth0")
+    assert [(d.message, d.location.line if d.location else 0) for d in r.errors] == [
+        ("(A) interface eth7 (track_interface) doesn't exist; the instance is not started", 5),
+        (
+            "(A) interface eth6 (dev of route 10.1.0.0/16) doesn't exist; the instance is not "
+            "started",
+            9,
+        ),
+        (
+            "(A) interface eth5 (dev of ip address 192.0.2.1) doesn't exist; the instance is "
+            "not started",
+            12,
+        ),
+    ]
+    vi = r.config.vrrp_instances[0]
+    names = [ref.name for ref in instance_interfaces(vi)]
+    assert names == ["eth0", "eth5", "eth6", "eth7"]  # once each
+    assert [ref.name for ref in missing_interfaces(vi, lambda n: n != "eth6")] == ["eth6"]
+    assert missing_interfaces(vi, lambda n: True) == []
+
+
+def test_dynamic_interfaces_makes_it_a_warning() -> None:
+    text = "global_defs {\n dynamic_interfaces\n}\n" + inst("A", 1)
+    r = load(text, exists=False)
+    assert r.errors == []
+    assert [d.message for d in r.warnings] == [
+        "(A) interface eth0 doesn't exist yet; dynamic_interfaces: used once it is created"
+    ]
+    assert r.config.global_defs.dynamic_interfaces
+    r = load("global_defs {\n dynamic_interfaces allow_if_changes\n}\n" + inst("A", 1))
+    assert r.config.global_defs.dynamic_interfaces_allow_if_changes and r.diagnostics == []
+    r = load("global_defs {\n dynamic_interfaces sometimes\n}\n" + inst("A", 1))
+    assert errors(r) == ["unknown dynamic_interfaces option 'sometimes'"]
+
+
+def test_use_vmac_interfaces_are_not_missing() -> None:
+    """The VMAC the daemon creates itself may carry addresses (``dev vrrp.51``)."""
+    vips = "virtual_ipaddress {\n 192.0.2.1/24 dev vrrp.1\n 192.0.2.2/24 dev vm2\n}\n"
+    text = inst("A", 1, " use_vmac\n", vips=vips) + inst("B", 2, " use_vmac vm2\n")
+    r = loads(text, "t.conf", "m", interface_exists=lambda n: n == "eth0")
+    assert r.errors == []
+    assert vmac_names(r.config) == {"vrrp.1", "vm2"}
 
 
 def test_undefined_trackers_and_sync_groups() -> None:
