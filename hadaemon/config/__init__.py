@@ -89,6 +89,9 @@ def _load(
             from hadaemon.config.validate import validate as run_validate
 
             run_validate(config, diags, interface_exists)
+        from hadaemon.config.unsupported import check_not_acted_on
+
+        check_not_acted_on(config, diags)
     except RecursionError:
         raise ConfigError("configuration nested too deeply", None, cannot_run=False) from None
     order = {f: n for n, f in enumerate(lexer.sources)}

@@ -491,12 +491,20 @@ def name_list(fieldname: str) -> Kw:
 
 
 def ignored(
-    max_args: int | None = None, block: bool | None = None, deprecated: str | None = None
+    max_args: int | None = None,
+    block: bool | None = None,
+    deprecated: str | None = None,
+    *,
+    instead: str | None = None,
 ) -> Kw:
-    """A keyword keepalived knows that hadaemon accepts and does not model."""
+    """A keyword keepalived knows that hadaemon accepts and does not model. ``instead``: the
+    keyword has an effect in keepalived that hadaemon lacks: warn, saying what to do instead."""
 
     def h(p: Parser, st: Stmt, acc: Acc) -> None:
-        return None
+        if instead is not None:
+            p.diags.warning(
+                f"'{st.kw.text}' is accepted but not acted on by hadaemon", st.loc, instead
+            )
 
     return Kw(h, 0, max_args, block, deprecated)
 
@@ -971,8 +979,11 @@ def _global_block() -> Block:
         "smtp_alert_checker",
     ):
         b.add(name, flag(name))
-    b.add("vrrp_owner_ignore_adverts", ignored(1))
-    b.add("disable_local_igmp", ignored(1))
+    b.add("vrrp_owner_ignore_adverts", flag("vrrp_owner_ignore_adverts"))
+    b.add(
+        "disable_local_igmp",
+        ignored(1, instead="with use_vmac, filter IGMP/MLD on the VMAC yourself (nftables)"),
+    )
     b.alias("enable_snmp_keepalived", "enable_snmp_vrrp")
     b.add("smtp_connect_timeout", timer("smtp_connect_timeout", 0, 3600))
     b.add("vrrp_version", integer("vrrp_version", 2, 3))
@@ -1139,7 +1150,10 @@ def _global_block() -> Block:
     b.add("umask", Kw(umask, 1, 1))
     b.add("child_wait_time", timer("child_wait_time", 0, 3600))
     b.add("random_seed", integer("random_seed", 0, 2**32 - 1))
-    b.add("include_check", ignored(None))
+    b.add(
+        "include_check",
+        ignored(None, instead="the include files are read at every load; check them with -t"),
+    )
 
     def metrics_listen(p: Parser, st: Stmt, acc: Acc) -> None:
         t = st.args[0]
@@ -1496,7 +1510,7 @@ def _instance_block() -> Block:
     )
     for n in m.VRRP_INSTANCE_NOTIFY_SCRIPTS:
         b.add(n, script(n))
-    b.add("v3_checksum_as_v2", ignored(1))
+    b.add("v3_checksum_as_v2", flag("v3_checksum_as_v2"))
 
     def lvs_sync_daemon_interface(p: Parser, st: Stmt, acc: Acc) -> None:
         p.instance_sync_daemon.append((acc.get("__name__", ""), st.args[0]))
@@ -2091,6 +2105,10 @@ def _finish_instance(p: Parser, st: Stmt, acc: Acc) -> m.VrrpInstance | None:
         acc.setdefault("garp_extra_if_all", gd.get("vrrp_garp_extra_if_all", False))
     if "down_timer_adverts" not in acc:
         acc["down_timer_adverts"] = gd.get("vrrp_down_timer_adverts", 3)
+    if "owner_ignore_adverts" not in acc:
+        acc["owner_ignore_adverts"] = gd.get("vrrp_owner_ignore_adverts", False)
+    if "v3_checksum_as_v2" not in acc:
+        acc["v3_checksum_as_v2"] = gd.get("v3_checksum_as_v2", False)
     if "smtp_alert" not in acc:
         acc["smtp_alert"] = gd.get("smtp_alert_vrrp", gd.get("smtp_alert"))
     if "virtual_router_id" not in acc and not acc.pop("_vrid_seen", False):
@@ -2358,7 +2376,7 @@ def _top_block() -> Block:
         gd["interface_up_down_delays"] = tuple(items)
 
     b.add("interface_up_down_delays", Kw(up_down_delays, 0, 0, True))
-    b.add("track_group", ignored(1, True))
+    b.add("track_group", ignored(1, True, instead="use track_interface on each instance"))
     b.add(
         "net_namespace",
         Kw(

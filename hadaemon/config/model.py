@@ -391,6 +391,7 @@ class GlobalDefs(Node):
     # VRRP protocol
     vrrp_version: int = 2
     v3_checksum_as_v2: bool = False
+    vrrp_owner_ignore_adverts: bool = False
     vrrp_mcast_group4: str = "224.0.0.18"
     vrrp_mcast_group6: str = "ff02::12"
     vrrp_garp_master_delay: float = 5.0
@@ -905,6 +906,8 @@ class VrrpInstance(Node):
     skip_check_adv_addr: bool = False
     down_timer_adverts: int = 3
     owner_ignore_adverts: bool = False
+    v3_checksum_as_v2: bool = False
+    """send v3 IPv4 adverts with RFC 9568's checksum (default from global_defs)"""
     timer_expired_backup: bool = False
     kernel_rx_buf_size: int | None = None
     debug: int = 0
