@@ -218,6 +218,8 @@ class VrrpService:
         self.scripts = ScriptRunner()
         self.insts: dict[str, _Inst] = {}
         self.disabled: dict[str, str] = {}
+        self._links: dict[str, tuple[int, bool]] = {}
+        """(ifindex, up) last seen of each interface an address or route names (``dev``)."""
         """Instances not started because an interface they name does not exist (without
         ``dynamic_interfaces``; keepalived stops its whole VRRP process): name → why."""
         self.sockets: dict[tuple[str, int], VrrpSocket] = {}
@@ -657,6 +659,13 @@ class VrrpService:
         for gname, members in self.groups.items():
             if cfg.name in members:
                 inst.group = gname
+        for dev in {v.dev for v in vips} | {r.dev for r in routes if r.dev}:
+            if dev not in self._links:
+                with contextlib.suppress(OSError):
+                    self._links[dev] = (
+                        socket.if_nametoindex(dev),
+                        await self.netlink.link_up(dev),
+                    )
         now = time.monotonic()
         for ifname in sorted(inst.tracked_ifaces):
             if not await self.netlink.link_up(ifname):
@@ -907,6 +916,7 @@ class VrrpService:
 
     def _on_link(self, e: LinkEvent) -> None:
         self._follow_link(e)
+        self._restore_on_link(e)
         now = time.monotonic()
         for i in self.insts.values():
             if e.ifname in i.tracked_ifaces:
@@ -1007,6 +1017,47 @@ class VrrpService:
             if i.sock_key in self.sockets and i.router.params.primary_address:
                 self._clear_absent(i)  # else once _refresh_sources has read its address
         self._tasks.append(asyncio.ensure_future(self._refresh_sources(e.ifname)))
+
+    def _restore_on_link(self, e: LinkEvent) -> None:
+        """A MASTER's addresses and routes on ``e.ifname`` (their ``dev``) are added again
+        when that interface comes up after it was down, deleted or not there yet (the kernel
+        took them with the device, routes also with the carrier), followed by gratuitous
+        ARPs/NAs. Its own interface going down puts the instance in FAULT unless
+        ``dont_track_primary``; this covers the others (and that case)."""
+        prev = self._links.get(e.ifname)
+        self._links[e.ifname] = (e.ifindex, e.up)
+        if prev is not None and prev[0] != e.ifindex:
+            for senders in (self.garp, self.na):  # bound to the old device
+                sender = senders.pop(e.ifname, None)
+                if sender is not None:
+                    sender.close()
+        if not e.up or prev == (e.ifindex, True):
+            return
+        for i in self.insts.values():
+            if i.router.state != State.MASTER:
+                continue
+            vips = [v for v in i.vips if v.dev == e.ifname]
+            routes = [r for r in i.routes if r.dev == e.ifname]
+            if not vips and not routes:
+                continue
+            log.info(
+                "(%s) %s is up: adding its addresses/routes again (%d/%d)",
+                i.router.name,
+                e.ifname,
+                len(vips),
+                len(routes),
+            )
+            self._enqueue(self._add_net(i, vips=vips, routes=routes, rules=[]))
+            if vips:
+                p = i.router.params
+                garp = act.SendGratuitous(
+                    p.name,
+                    e.ifname,
+                    tuple(v.address for v in vips),
+                    p.garp_master_repeat,
+                    p.garp_interval_s,
+                )
+                self._enqueue(self._gratuitous(garp))
 
     def _clear_absent(self, i: _Inst) -> None:
         """The interface of an instance held in FAULT since start-up has come (with an

@@ -76,17 +76,17 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         lab.close()
 
 
-def _create_eth2(lab: Lab) -> None:
+def _create_eth2(lab: Lab, ifname: str = "eth2", net: str = "10.0.2") -> None:
     """A veth pair r1:eth2 <-> r2:eth2 (10.0.2.1 and 10.0.2.2), as a hot-plugged NIC."""
     r1, r2 = lab.ns["r1"], lab.ns["r2"]
     # a temporary peer name: both ends are created in one call, named apart until moved
     tmp = f"dyn{secrets.token_hex(4)}"
-    sh("ip", "link", "add", "eth2", "netns", r1, "type", "veth", "peer", tmp, "netns", r2)
-    lab.topo.exec(r2, "ip", "link", "set", tmp, "name", "eth2")
-    lab.topo.exec(r2, "ip", "addr", "add", "10.0.2.2/24", "dev", "eth2")
-    lab.topo.exec(r2, "ip", "link", "set", "eth2", "up")
-    lab.topo.exec(r1, "ip", "addr", "add", "10.0.2.1/24", "dev", "eth2")
-    lab.topo.exec(r1, "ip", "link", "set", "eth2", "up")
+    sh("ip", "link", "add", ifname, "netns", r1, "type", "veth", "peer", tmp, "netns", r2)
+    lab.topo.exec(r2, "ip", "link", "set", tmp, "name", ifname)
+    lab.topo.exec(r2, "ip", "addr", "add", f"{net}.2/24", "dev", ifname)
+    lab.topo.exec(r2, "ip", "link", "set", ifname, "up")
+    lab.topo.exec(r1, "ip", "addr", "add", f"{net}.1/24", "dev", ifname)
+    lab.topo.exec(r1, "ip", "link", "set", ifname, "up")
 
 
 def _state(st: dict[str, Any], name: str) -> str | None:
@@ -181,3 +181,33 @@ def test_without_dynamic_interfaces_the_instance_is_disabled(lab: Lab) -> None:
     lab.wait_log("r1", _entering("VI_2", "MASTER"), timeout_s=30, since=mark)
     wait_for(lambda: lab.has_addr("r1", VIP2, dev="eth2"), 20, what="VIP2 on r1's eth2")
     assert lab.status("r1")["services"]["vrrp"]["disabled_instances"] == {}
+
+
+def test_address_on_an_interface_created_later(lab: Lab) -> None:
+    """A MASTER's address with ``dev eth3``, eth3 created after start-up (and again after it
+    was deleted): the address is added on it when it comes up and announced with gratuitous
+    ARPs (the neighbour, accepting them, learns the address at eth3's MAC)."""
+    vip3 = "10.0.3.200"
+    conf = _conf(dynamic=True).split("vrrp_instance VI_2")[0]
+    conf = conf.replace(
+        f"{VIP1}/24 dev eth1\n", f"{VIP1}/24 dev eth1\n        {vip3}/24 dev eth3\n"
+    )
+    r2 = lab.ns["r2"]
+    lab.topo.exec(r2, "sysctl", "-qw", "net.ipv4.conf.all.arp_accept=1")
+    lab.start_hadaemon("r1", conf, "--no-bpf")
+    lab.wait_holder(VIP1, "r1", timeout_s=30)
+
+    def learned() -> str | None:
+        out = lab.topo.exec(r2, "ip", "neigh", "show", vip3, "dev", "eth3").stdout
+        m = re.search(r"lladdr (\S+)", out)
+        return m.group(1) if m else None
+
+    for _ in range(2):  # created, then deleted and created again
+        mark = lab.mark("r1")
+        _create_eth2(lab, "eth3", "10.0.3")
+        lab.wait_log("r1", r"\(VI_1\) eth3 is up: adding its addresses", timeout_s=20, since=mark)
+        wait_for(lambda: lab.has_addr("r1", vip3, dev="eth3"), 20, what="VIP on eth3")
+        assert wait_for(learned, 20, what="r2 learning the VIP by GARP") == lab.mac("r1", "eth3")
+        lab.topo.exec(lab.ns["r1"], "ip", "link", "del", "eth3")
+    # VI_1 never left MASTER
+    assert len(re.findall(_entering("VI_1", "(?:BACKUP|MASTER|FAULT)"), lab.log("r1"))) == 2
