@@ -139,7 +139,11 @@ def format_table(doc: dict[str, Any]) -> str:
     elif doc.get("vrrp_states"):
         out.append("")
         out.append(_table(["INSTANCE", "STATE"], [[k, v] for k, v in doc["vrrp_states"].items()]))
-    rx_line = _receive_path_line((doc.get("services") or {}).get("vrrp"))
+    vrrp = (doc.get("services") or {}).get("vrrp")
+    disabled = vrrp.get("disabled_instances") if isinstance(vrrp, dict) else None
+    if isinstance(disabled, dict):  # an interface missing without dynamic_interfaces
+        out.extend(f"({n}) not started: {why}" for n, why in sorted(disabled.items()))
+    rx_line = _receive_path_line(vrrp)
     if rx_line:
         out.append(rx_line)
     bfd = (doc.get("services") or {}).get("bfd")

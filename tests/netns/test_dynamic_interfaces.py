@@ -170,6 +170,10 @@ def test_without_dynamic_interfaces_the_instance_is_disabled(lab: Lab) -> None:
     assert _state(st, "VI_1") == "MASTER" and _state(st, "VI_2") is None
     vrrp = st["services"]["vrrp"]
     assert vrrp["disabled_instances"] == {"VI_2": "interface eth2 doesn't exist"}
+    text = lab.topo.exec(
+        lab.ns["r1"], PYTHON, "-m", "hadaemon", "status", "--run-dir", str(lab.tmp / "run-r1")
+    ).stdout
+    assert "(VI_2) not started: interface eth2 doesn't exist" in text, text
     assert not re.search(_entering("VI_2", ""), log)
 
     # creating the interface alone does not start it (as keepalived); a reload does

@@ -199,6 +199,14 @@ def test_text_view_names_the_receive_path_and_its_hooks() -> None:
     assert "receive path" not in format_table({**DOC, "services": {}})
 
 
+def test_text_view_names_instances_not_started() -> None:
+    """An instance disabled for a missing interface (no dynamic_interfaces) is shown."""
+    vrrp = {"disabled_instances": {"VI_2": "interface eth2 doesn't exist"}}
+    table = format_table({**DOC, "services": {"vrrp": vrrp}})
+    assert "(VI_2) not started: interface eth2 doesn't exist\n" in table
+    assert "not started" not in format_table({**DOC, "services": {"vrrp": {}}})
+
+
 @pytest.mark.parametrize(
     "value,expected",
     [
