@@ -90,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--pid", metavar="FILE", help="supervisor pid file")
     p.add_argument(
         "--run-dir",
-        default="/run/hadaemon",
-        help="directory for pid files, status socket and dump files",
+        default=None,
+        help="directory for pid files, status socket and dump files (default /run/hadaemon, "
+        "or /run/hadaemon/NAME with net_namespace NAME)",
     )
     p.add_argument("--no-bpf", action="store_true", help="use the classic-BPF receive path")
     p.add_argument("--dump-bpf", action="store_true", help="print the eBPF program and exit")
@@ -179,6 +180,24 @@ def script_security_diagnostics(config: Config) -> list[Diagnostic]:
     return out
 
 
+def enter_config_namespace(path: str, config_id: str | None) -> str | None:
+    """For ``-t``: enter the ``net_namespace`` that ``path`` names, so that its interfaces are
+    checked where the daemon would run (this process is short-lived and single-threaded).
+    Returns the error to print when the namespace cannot be entered, else None."""
+    from hadaemon.supervisor.namespace import configured_namespace
+
+    netns, where = configured_namespace(path, config_id)
+    if not netns:
+        return None
+    from hadaemon.io.netns import NetnsError, enter
+
+    try:
+        enter(netns)
+    except NetnsError as exc:
+        return f"{where}: error: {exc}\n{path}: configuration cannot be checked"
+    return None
+
+
 def _run_subcommand(name: str, argv: list[str]) -> int:
     mod_name, func_name = SUBCOMMANDS[name].split(":")
     mod = importlib.import_module(mod_name)
@@ -202,6 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from hadaemon.config.check import config_test
 
         path = resolve_config_path(args.config_test or args.use_file)
+        failed = enter_config_namespace(path, config_id)
+        if failed is not None:
+            print(failed, file=sys.stderr)
+            return 3  # cannot run (hadaemon.config.check.EXIT_CANNOT_RUN)
         return config_test(
             path,
             config_id=config_id,

@@ -79,12 +79,17 @@ def dump_text(data: Any, indent: int = 0) -> list[str]:
 def main(argv: Sequence[str]) -> int:
     """Entry point for ``hadaemon config ...``."""
     args = _parser().parse_args(list(argv))
-    from hadaemon.cli import resolve_config_path
+    from hadaemon.cli import enter_config_namespace, resolve_config_path
 
     if args.cmd == "check":
         from hadaemon.config.check import config_test
 
-        return config_test(resolve_config_path(args.file), args.config_id)
+        path = resolve_config_path(args.file)
+        failed = enter_config_namespace(path, args.config_id)  # net_namespace: check in it
+        if failed is not None:
+            sys.stderr.write(failed + "\n")
+            return EXIT_CANNOT_RUN
+        return config_test(path, args.config_id)
     path = resolve_config_path(args.use_file)
     try:
         result = load(path, args.config_id)

@@ -1,7 +1,7 @@
 """Warnings for keepalived settings hadaemon parses but does not act on.
 
 A keepalived.conf must load unchanged, so these are accepted; but a user who relies on one
-(SNMP, DBus, ``net_namespace``...) must be told at ``hadaemon -t`` and at start-up, at the
+(SNMP, DBus, ``instance``...) must be told at ``hadaemon -t`` and at start-up, at the
 line that asked for it, what hadaemon does instead (docs/compatibility.md, marked ⏸).
 """
 
@@ -21,9 +21,8 @@ GLOBAL_NOT_ACTED_ON: dict[str, str] = {
     "enable_snmp_rfcv2": _SNMP,
     "enable_snmp_rfcv3": _SNMP,
     "enable_traps": _SNMP,
-    "enable_dbus": "hadaemon has no DBus interface: use 'hadaemon status --json' or metrics_listen",
-    "net_namespace": "hadaemon runs in the namespace it is started in: start it with "
-    "'ip netns exec NAME hadaemon ...'",
+    "enable_dbus": "hadaemon has no DBus interface: use 'hadaemon status --json' or "
+    "metrics_listen",
     "instance": "one run directory per daemon: give each its own --run-dir",
     "use_pid_dir": "one pid file per daemon: -p FILE or --run-dir",
     "reload_time_file": "reload with SIGHUP (systemctl reload hadaemon)",

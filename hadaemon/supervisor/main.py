@@ -58,6 +58,8 @@ log = logging.getLogger("hadaemon.supervisor")
 #: exit code of ``run`` when the config cannot be loaded (as ``hadaemon -t``'s "errors")
 EXIT_CONFIG_ERRORS = 4
 EXIT_ALREADY_RUNNING = 1
+#: exit code of ``run`` when ``net_namespace`` cannot be entered (as ``-t``'s "cannot run")
+EXIT_NO_NAMESPACE = 3
 
 STATUS_TIMEOUT_S = 1.0
 PING_INTERVAL_S = 1.0
@@ -970,6 +972,25 @@ def run(
         return code
 
     loader = loader or KeepalivedLoader()
+    # net_namespace: entered before the config is validated (its interfaces are checked in
+    # the namespace) and before any thread or worker starts (they inherit it)
+    netns = None
+    if isinstance(loader, KeepalivedLoader):
+        from hadaemon.supervisor.namespace import configured_namespace
+
+        netns, where = configured_namespace(args.use_file, args.config_id)
+        if netns:
+            from hadaemon.io.netns import NetnsError, enter
+
+            try:
+                enter(netns)
+            except NetnsError as exc:
+                return fail(f"{where}: {exc}; not starting", EXIT_NO_NAMESPACE)
+            log.info("running in network namespace %s", netns)
+    from hadaemon.supervisor.namespace import NamespacePinnedLoader, choose_run_dir
+
+    args.run_dir = choose_run_dir(getattr(args, "run_dir", None), netns)
+    loader = NamespacePinnedLoader(loader, netns)
     try:
         config = loader.load(args.use_file, args.config_id)
     except ConfigLoadError as exc:
