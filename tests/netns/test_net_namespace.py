@@ -124,6 +124,21 @@ def test_daemon_started_in_root_runs_vrrp_inside_net_namespace(tmp_path: Path) -
         assert '"MASTER"' in st.stdout and "VI_1" in st.stdout, st.stdout
         assert VIP not in _root_addrs()
 
+        # a reload that would move the daemon to another namespace is refused, VIP kept
+        conf.write_text(conf.read_text().replace(f"net_namespace {x}", f"net_namespace {peer}"))
+        os.killpg(proc.pid, signal.SIGHUP)
+        wait_for(
+            lambda: re.search(
+                r"reload failed, keeping the running configuration: .*:4:5: net_namespace "
+                rf"changed from '{re.escape(x)}' to '{re.escape(peer)}'",
+                log(),
+            ),
+            30,
+            0.1,
+            f"reload refusal in the log:\n{log()}",
+        )
+        assert vip_in_x() and proc.poll() is None
+
         os.killpg(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, log()
         assert not vip_in_x()
