@@ -64,6 +64,7 @@ from hadaemon.io.scripts import (
     check_script_security,
     instance_line,
 )
+from hadaemon.io.static_net import StaticNet, StaticSet
 from hadaemon.io.vrrp_socket import VrrpSocket, VrrpSocketError
 from hadaemon.vrrp import actions as act
 from hadaemon.vrrp import events as ev
@@ -215,6 +216,8 @@ class VrrpService:
         """instance → state before a worker restart; MASTERs resume at once (no VIP flap)."""
         self.netlink = Netlink()
         self.no_accept = NoAcceptFilter()
+        self.static = StaticNet(self.netlink)
+        """static_ipaddress / static_routes / static_rules (not tied to any VRRP state)."""
         self.scripts = ScriptRunner()
         self.insts: dict[str, _Inst] = {}
         self.disabled: dict[str, str] = {}
@@ -255,6 +258,7 @@ class VrrpService:
         self._loop = asyncio.get_running_loop()
         self._timers = HrTimers(self._loop)
         self._tasks.append(asyncio.ensure_future(self._netlink_worker()))
+        await self._apply_static(self.config)  # keepalived: before the instances start
         g = self.config.global_defs
         for path, script in (
             (g.notify_fifo, g.notify_fifo_script),
@@ -336,6 +340,7 @@ class VrrpService:
             self._cancel_timer(i)
             self._run(i, ev.Shutdown(), now, arm=False)
         await self._flush_netlink()
+        await self.static.clear()
         for i in self.insts.values():
             if i.vmac:
                 try:
@@ -395,6 +400,7 @@ class VrrpService:
         old_scripts = self._wanted_scripts()
         new_insts = {i.name: i for i in new.vrrp_instances}
         self.config = new
+        await self._apply_static(new)
         # disabled instances still configured are tried again below (their interface may be
         # there now)
         self.disabled = {n: why for n, why in self.disabled.items() if n in new_insts}
@@ -542,6 +548,15 @@ class VrrpService:
             return {}
 
     # ================================================================ setup helpers
+    async def _apply_static(self, config: Any) -> None:
+        try:
+            wanted = StaticSet.from_config(config)
+        except (ValueError, NetlinkSpecError) as exc:
+            log.error("static addresses/routes/rules not applied: %s", exc)
+            return
+        if wanted or self.static.current:
+            await self.static.apply(wanted)
+
     async def _params(self, cfg: Any) -> RouterParams:
         g = self.config.global_defs
         family = 6 if getattr(cfg, "family", 4) == 6 else 4
@@ -573,7 +588,9 @@ class VrrpService:
             "garp_interval_s": float(g.vrrp_garp_interval if family == 4 else g.vrrp_gna_interval),
             "lower_prio_no_advert": bool(cfg.lower_prio_no_advert or g.vrrp_lower_prio_no_advert),
             "skip_check_adv_addr": bool(cfg.skip_check_adv_addr or g.vrrp_skip_check_adv_addr),
-            "v3_checksum_as_v2": bool(getattr(g, "v3_checksum_as_v2", False)),
+            "v3_checksum_as_v2": bool(
+                getattr(cfg, "v3_checksum_as_v2", False) or getattr(g, "v3_checksum_as_v2", False)
+            ),
         }
         if g.vrrp_min_garp:
             overrides.update(garp_master_repeat=1, garp_master_delay_s=0.0)
