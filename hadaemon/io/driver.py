@@ -91,6 +91,10 @@ NOTIFY_TIMEOUT_S = 10.0
 hadaemon never lets a script pile up)."""
 TRACK_FILE_POLL_S = 0.5
 TRACK_PROCESS_POLL_S = 0.5
+ABSENT_RECHECK_S = 1.0
+"""``dynamic_interfaces``: how long after start-up (or a reload) the driver looks again for
+interfaces of instances still waiting for theirs (one created meanwhile sent no event the
+link watcher could see yet)."""
 RECREATED_SRC_WAIT_S = 120.0
 """How long the driver waits for a re-created interface to get an address before its instances
 keep their old source address (logged)."""
@@ -298,6 +302,7 @@ class VrrpService:
         self._start_trackers()
         self._apply_bfd(time.monotonic())
         self._tasks.append(asyncio.ensure_future(self.netlink.watch_links(self._on_link)))
+        self._tasks.append(asyncio.ensure_future(self._recheck_absent()))
         # keepalived removes addresses it may own at start-up (left behind by a crash) so a
         # BACKUP never holds a VIP; done before the first state change.
         resume = {n for n, st in self.handback.items() if str(st).upper() == "MASTER"}
@@ -460,6 +465,8 @@ class VrrpService:
                     continue
                 self._run(self.insts[name], ev.Startup(), time.monotonic())
         self._apply_bfd(time.monotonic())  # new/changed track_bfd entries and weights
+        if any(i.absent_fault for i in self.insts.values()):
+            self._tasks.append(asyncio.ensure_future(self._recheck_absent()))
         if not touched and plan is not None and plan.empty:
             return  # nothing for the VRRP worker (e.g. only virtual servers changed)
         self._build_sync_groups(
@@ -1075,6 +1082,20 @@ class VrrpService:
                     p.garp_interval_s,
                 )
                 self._enqueue(self._gratuitous(garp))
+
+    async def _recheck_absent(self, delay_s: float = ABSENT_RECHECK_S) -> None:
+        """An interface created between the start-up check and the link watcher listening
+        sends no event the watcher sees: look once more, as if it had."""
+        await asyncio.sleep(delay_s)
+        names = {i.sock_key[0] for i in self.insts.values() if i.absent_fault}
+        for ifname in sorted(names):
+            try:
+                ifindex = socket.if_nametoindex(ifname)
+            except OSError:
+                continue  # still not there: its link event will come
+            up = await self.netlink.link_up(ifname)
+            if not self._stopping:
+                self._on_link(LinkEvent(ifname, ifindex, up))
 
     def _clear_absent(self, i: _Inst) -> None:
         """The interface of an instance held in FAULT since start-up has come (with an
