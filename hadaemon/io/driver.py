@@ -172,10 +172,11 @@ def _absent_reason(ifname: str) -> str:
     return f"interface {ifname} does not exist"
 
 
-MASTER_DOWN_LEAD_S = 0.001
+MASTER_DOWN_LEAD_S = 0.002
 """How early a BACKUP wakes before Master_Down_Timer: covers the wake-up latency of an idle
-CPU plus draining the sockets and the eBPF ``last_seen`` lookup (together ~0.4 ms here), so
-that the takeover advert leaves at the deadline instead of that much after it."""
+CPU plus draining the sockets and the eBPF ``last_seen`` lookup (together ~0.4 ms here, with
+wake-ups up to ~1.5 ms late on this VM now and then: 1 ms left one failover in ten ~1.3 ms
+late), so that the takeover advert leaves at the deadline instead of that much after it."""
 
 
 def _lvl(name: str) -> int:
@@ -1248,11 +1249,14 @@ class VrrpService:
         i.timer = None
         if deadline is not None:  # keepalived's "A thread timer expired N seconds ago"
             self.late.check(deadline, time.monotonic())
-        # Adverts that arrived before the deadline may still sit in the socket: read them
-        # first (with their kernel stamps) so a late wake-up never causes a false takeover.
-        self._drain_all()
-        now = time.monotonic()
         r = i.router
+        if r.state == State.BACKUP:
+            # Adverts that arrived before the deadline may still sit in the socket: read them
+            # first (with their kernel stamps) so a late wake-up never causes a false
+            # takeover. A MASTER's advert timer skips this (one syscall per socket per advert):
+            # what is queued is read right after, when the loop sees the socket readable.
+            self._drain_all()
+        now = time.monotonic()
         t = r.get_timer()
         due_backup = r.state == State.BACKUP and t is not None and t <= now
         if due_backup and self._master_seen_rearmed(i, now):
