@@ -290,12 +290,7 @@ class VrrpService:
         for sg in self.config.vrrp_sync_groups:
             self.groups[sg.name] = list(sg.group)
         for inst in self.config.vrrp_instances:
-            if not self._startable(inst):
-                continue
-            try:
-                await self._add_instance(inst)
-            except (VrrpSocketError, NetlinkSpecError, ValueError) as exc:
-                log.error("(%s) cannot start: %s", inst.name, exc)
+            await self._try_start(inst.name, inst, startup=False)  # Startup after the delays
         self._build_sync_groups()
         self._update_rx()
         if not self.no_bpf:
@@ -435,14 +430,7 @@ class VrrpService:
                     self._cancel_timer(i)
                     self._run(i, ev.Shutdown(), now, arm=False)
                     del self.insts[name]
-                    if not self._startable(cfg):
-                        continue
-                    try:
-                        await self._add_instance(cfg)
-                    except (VrrpSocketError, NetlinkSpecError, ValueError) as exc:
-                        log.error("(%s) cannot start: %s", name, exc)
-                        continue
-                    self._run(self.insts[name], ev.Startup(), time.monotonic())
+                    await self._try_start(name, cfg)
                     continue
                 i.cfg = cfg
                 i.group = next((g for g, m in self.groups.items() if name in m), None)
@@ -457,14 +445,7 @@ class VrrpService:
                     self._enqueue(self._add_net(i, vips=[]))
                 self._run(i, ev.ConfigChanged(params), now)
             else:
-                if not self._startable(cfg):
-                    continue
-                try:
-                    await self._add_instance(cfg)
-                except (VrrpSocketError, NetlinkSpecError, ValueError) as exc:
-                    log.error("(%s) cannot start: %s", name, exc)
-                    continue
-                self._run(self.insts[name], ev.Startup(), time.monotonic())
+                await self._try_start(name, cfg)
         self._apply_bfd(time.monotonic())  # new/changed track_bfd entries and weights
         if any(i.absent_fault for i in self.insts.values()):
             self._tasks.append(asyncio.ensure_future(self._recheck_absent()))
@@ -556,6 +537,19 @@ class VrrpService:
             return {}
 
     # ================================================================ setup helpers
+    async def _try_start(self, name: str, cfg: Any, *, startup: bool = True) -> None:
+        """Add instance ``name`` (and start it with ``startup``), unless its interfaces keep it
+        disabled or it cannot be set up (logged; the other instances go on)."""
+        if not self._startable(cfg):
+            return
+        try:
+            await self._add_instance(cfg)
+        except (VrrpSocketError, NetlinkSpecError, ValueError) as exc:
+            log.error("(%s) cannot start: %s", name, exc)
+            return
+        if startup:
+            self._run(self.insts[name], ev.Startup(), time.monotonic())
+
     async def _apply_static(self, config: Any) -> None:
         try:
             wanted = StaticSet.from_config(config)
