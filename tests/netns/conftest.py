@@ -10,11 +10,12 @@ from helpers.vrrp_lab import Lab
 
 
 @pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
+def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lab]:
     """Two routers and a client on one segment (:class:`helpers.vrrp_lab.Lab`), removed after
-    the test. A module needing another shape (``routers=``, ``client=False``) defines its own
-    ``lab`` fixture, which takes precedence."""
-    lab = Lab(tmp_path)
+    the test. Another shape: mark the module or test ``pytest.mark.lab_shape(routers=3,
+    client=False)`` (the marker's keywords go to :class:`~helpers.vrrp_lab.Lab`)."""
+    marker = request.node.get_closest_marker("lab_shape")
+    lab = Lab(tmp_path, **(marker.kwargs if marker else {}))
     try:
         yield lab
     finally:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +24,10 @@ from helpers.vrrp_lab import Lab, ka_config
 
 from hadaemon.supervisor.status_cli import query
 
+pytestmark = pytest.mark.lab_shape(routers=3, client=False)
+
 VIP = "10.0.0.200"
 KA_GLOBAL = "global_defs {\n    router_id ka_bfd\n}\n"
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path, routers=3, client=False)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 def _kill_group(p: Any) -> None:

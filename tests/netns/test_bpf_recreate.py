@@ -15,15 +15,18 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.netns import sh, wait_for
 from helpers.vrrp_lab import Lab
 
-pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bpf]
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.netns,
+    pytest.mark.bpf,
+    pytest.mark.lab_shape(routers=2, client=False),
+]
 
 VIP = "10.0.0.200"
 VIP6 = "fd00::200"
@@ -65,15 +68,6 @@ vrrp_instance VI_6 {{
     }}
 }}
 """
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path, routers=2, client=False)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 def _ifindex(lab: Lab, name: str) -> int:

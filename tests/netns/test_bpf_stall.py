@@ -21,14 +21,18 @@ import json
 import re
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.netns import wait_for
 from helpers.vrrp_lab import PYTHON, Capture, Lab, hd_config, hd_instance, ka_config
 
-pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.bpf]
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.netns,
+    pytest.mark.bpf,
+    pytest.mark.lab_shape(routers=3),
+]
 
 VIP = "10.0.0.200"
 R2_KEEPALIVED_CONF = """
@@ -54,15 +58,6 @@ BACKUP_STATE = r"\(VI_1\) Entering BACKUP STATE"
 def master_down_interval_s(priority: int) -> float:
     """RFC 5798 §6.1: 3 × Master_Adver_Interval + Skew_Time."""
     return 3 * ADVERT_INT_S + (256 - priority) * ADVERT_INT_S / 256
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path, routers=3)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 @pytest.mark.parametrize(

@@ -16,15 +16,13 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from helpers.netns import sh, wait_for
 from helpers.vrrp_lab import PYTHON, Capture, Lab
 
-pytestmark = [pytest.mark.root, pytest.mark.netns]
+pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.lab_shape(routers=2, client=False)]
 
 VIP1 = "10.0.0.200"
 VIP2 = "10.0.2.200"
@@ -65,15 +63,6 @@ vrrp_instance VI_2 {{
     }}
 }}
 """
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path, routers=2, client=False)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 def _create_eth2(lab: Lab, ifname: str = "eth2", net: str = "10.0.2") -> None:

@@ -16,7 +16,6 @@ import json
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,12 @@ from helpers.vrrp_lab import PYTHON, ROOT, Lab
 
 from hadaemon.supervisor.status_cli import query
 
-pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.nft]
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.netns,
+    pytest.mark.nft,
+    pytest.mark.lab_shape(routers=1),
+]
 
 SMTP_IP, SMTP_PORT = "10.0.0.100", 2525
 RS_IP, RS_PORT = "10.0.0.100", 8080
@@ -86,15 +90,6 @@ virtual_server 10.0.0.200 80 {{
     }}
 }}
 """
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path, routers=1)
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 def _conf(timeout: int) -> str:

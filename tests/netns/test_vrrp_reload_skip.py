@@ -7,22 +7,12 @@ each router's ``handle`` records the events the driver feeds it. No timing is as
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers.vrrp_lab import Lab, hd_config, hd_instance, run_py
 
-pytestmark = [pytest.mark.root, pytest.mark.netns]
-
-
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path, routers=1, client=False)
-    try:
-        yield lab
-    finally:
-        lab.close()
+pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.lab_shape(routers=1, client=False)]
 
 
 RELOADS = """
