@@ -81,6 +81,8 @@ def test_sigstopped_backups_stay_backup_on_both_paths(lab: Lab, master: str) -> 
     lab.wait_log("r2", BACKUP_STATE)
     lab.wait_log("r3", BACKUP_STATE)
     assert "receive path: eBPF" not in lab.log("r3")
+    lab.wait_holder(VIP, "r1", timeout_s=30)  # a backup that started first has given way
+    marks = {n: len(lab.log(n)) for n in ("r2", "r3")}
 
     stall_s = 2 * master_down_interval_s(90)
     cap = Capture(lab.topo, lab.ns["client"], stall_s + 4.0, "vrrp")
@@ -99,7 +101,7 @@ def test_sigstopped_backups_stay_backup_on_both_paths(lab: Lab, master: str) -> 
     from_master = [f for f in frames if f["src"] == "10.0.0.1" and f["prio"] == 150]
     assert len(from_master) >= int(stall_s), "the master kept advertising"
     for name in ("r2", "r3"):
-        assert not re.search(MASTER_STATE, lab.log(name)), lab.log(name)[-3000:]
+        assert not re.search(MASTER_STATE, lab.log(name)[marks[name] :]), lab.log(name)[-3000:]
         assert lab.procs[name].poll() is None
     assert lab.holders(VIP) == ["r1"]
 
@@ -157,6 +159,8 @@ def test_flooded_backup_never_becomes_master(lab: Lab) -> None:
     lab.wait_holder(VIP, "r1", timeout_s=30)
     lab.wait_log("r2", r"receive path: eBPF", timeout_s=90)
     lab.wait_log("r2", BACKUP_STATE)
+    lab.wait_holder(VIP, "r1", timeout_s=30)  # r2 is BACKUP behind r1 from here on
+    mark = len(lab.log("r2"))
     before = _kernel_counters(lab, "r2")
     cap = Capture(lab.topo, lab.ns["client"], 5.5, "vrrp")
     for args in (["--vrid", "99"], ["--vrid", "51", "--ttl", "64"]):
@@ -168,7 +172,7 @@ def test_flooded_backup_never_becomes_master(lab: Lab) -> None:
     assert after["drop_vrid"] - before["drop_vrid"] > 1000, (before, after)
     assert after["drop_ttl"] - before["drop_ttl"] > 1000, (before, after)
     assert after["pass"] > before["pass"]  # r1's adverts kept passing
-    assert not re.search(MASTER_STATE, lab.log("r2")), lab.log("r2")[-3000:]
+    assert not re.search(MASTER_STATE, lab.log("r2")[mark:]), lab.log("r2")[-3000:]
     assert [f for f in frames if f["src"] == "10.0.0.2"] == []
     assert lab.holders(VIP) == ["r1"]
     # the same kernel drops reach the status socket (and so hadaemon_bpf_drops_total)
@@ -210,9 +214,13 @@ def test_without_bcc_the_daemon_falls_back_and_still_fails_over(lab: Lab, tmp_pa
         "r2", r"staying on classic BPF: bcc cannot be imported: bcc hidden by the test", 30
     )
     lab.wait_log("r2", BACKUP_STATE, 30)
+    # r2 started first: on a slow start it may have been master until r1's first advert; the
+    # VIP held only by r1 means r2 is BACKUP behind it now
+    lab.wait_holder(VIP, "r1", timeout_s=30)
+    mark = len(lab.log("r2"))
     time.sleep(1.0)  # 10 adverts: still backup
-    assert not re.search(MASTER_STATE, lab.log("r2"))
+    assert not re.search(MASTER_STATE, lab.log("r2")[mark:])
     lab.kill9("r1")
     lab.topo.exec(lab.ns["r1"], "ip", "link", "set", "eth1", "down")
-    lab.wait_log("r2", MASTER_STATE, timeout_s=10)
+    lab.wait_log("r2", MASTER_STATE, timeout_s=10, since=mark)
     wait_for(lambda: lab.has_addr("r2", VIP), 10, what="VIP on r2")
