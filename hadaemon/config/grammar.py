@@ -27,6 +27,7 @@ from hadaemon.config import pcre
 from hadaemon.config.errors import ConfigError, Diagnostics, did_you_mean
 from hadaemon.config.lexer import Line, Token, split_script
 from hadaemon.config.model import Location
+from hadaemon.config.unsupported import warn_not_acted_on
 
 __all__ = ["Stmt", "build_tree", "iter_tree", "Parser", "MAX_BLOCK_DEPTH"]
 
@@ -502,9 +503,7 @@ def ignored(
 
     def h(p: Parser, st: Stmt, acc: Acc) -> None:
         if instead is not None:
-            p.diags.warning(
-                f"'{st.kw.text}' is accepted but not acted on by hadaemon", st.loc, instead
-            )
+            warn_not_acted_on(p.diags, st.kw.text, st.loc, instead)
 
     return Kw(h, 0, max_args, block, deprecated)
 

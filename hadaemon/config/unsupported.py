@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hadaemon.config.errors import Diagnostics
+from hadaemon.config.model import Location
 
 _SNMP = "hadaemon serves no SNMP: use 'hadaemon status --json' or metrics_listen (Prometheus)"
 
@@ -30,6 +31,11 @@ GLOBAL_NOT_ACTED_ON: dict[str, str] = {
 }
 
 
+def warn_not_acted_on(diags: Diagnostics, name: str, where: Location | None, instead: str) -> None:
+    """The one wording of "parsed, not acted on" (global settings and ignored keywords)."""
+    diags.warning(f"'{name}' is accepted but not acted on by hadaemon", where, instead)
+
+
 def check_not_acted_on(config: Any, diags: Diagnostics) -> None:
     """Add a located warning for every setting of :data:`GLOBAL_NOT_ACTED_ON` in use."""
     gd = config.global_defs
@@ -39,4 +45,4 @@ def check_not_acted_on(config: Any, diags: Diagnostics) -> None:
         if value is None or value == getattr(defaults, name, None):
             continue
         where = gd.locations.get(name) or gd.location
-        diags.warning(f"'{name}' is accepted but not acted on by hadaemon", where, instead)
+        warn_not_acted_on(diags, name, where, instead)
