@@ -64,7 +64,7 @@ from hadaemon.io.scripts import (
     check_script_security,
     instance_line,
 )
-from hadaemon.io.static_net import StaticNet, StaticSet
+from hadaemon.io.static_net import StaticNet, StaticSet, each_logged
 from hadaemon.io.vrrp_socket import VrrpSocket, VrrpSocketError
 from hadaemon.vrrp import actions as act
 from hadaemon.vrrp import events as ev
@@ -1425,13 +1425,9 @@ class VrrpService:
     async def _each(
         i: _Inst, what: str, items: list[Any], op: Callable[[Any], Awaitable[Any]]
     ) -> None:
-        """``await op(x)`` for every item; a failure is logged (``cannot <what> x``) and the
-        rest still go."""
-        for x in items:
-            try:
-                await op(x)
-            except Exception as exc:
-                log.error("(%s) cannot %s %s: %s", i.router.name, what, x, exc)
+        """``await op(x)`` for every item; a failure is logged (``(VI_1) cannot <what> x``)
+        and the rest still go."""
+        await each_logged(what, items, op, f"({i.router.name}) ")
 
     async def _add_net(
         self,

@@ -54,6 +54,18 @@ class StaticSet:
         return bool(self.addresses or self.routes or self.rules)
 
 
+async def each_logged(
+    what: str, items: Sequence[Any], op: Callable[[Any], Awaitable[Any]], prefix: str = ""
+) -> None:
+    """``await op(x)`` for every item; a failure is logged (``<prefix>cannot <what> x: why``)
+    and the rest still go (keepalived logs a failed netlink request and carries on)."""
+    for x in items:
+        try:
+            await op(x)
+        except Exception as exc:
+            log.error("%scannot %s %s: %s", prefix, what, x, exc)
+
+
 def _gone(old: Sequence[Any], new: Sequence[Any]) -> list[Any]:
     return [x for x in old if x not in new]
 
@@ -70,24 +82,17 @@ class StaticNet:
         (addresses, routes, then rules: a route may need an address, a rule a route's table).
         Adding what is already there is a no-op (the netlink helpers say so)."""
         old = self.current
-        await self._each("remove rule", _gone(old.rules, wanted.rules), self.netlink.del_rule)
-        await self._each("remove route", _gone(old.routes, wanted.routes), self.netlink.del_route)
-        await self._each(
-            "remove address", _gone(old.addresses, wanted.addresses), self.netlink.del_vip
+        nl, pfx = self.netlink, "static: "
+        await each_logged("remove rule", _gone(old.rules, wanted.rules), nl.del_rule, pfx)
+        await each_logged("remove route", _gone(old.routes, wanted.routes), nl.del_route, pfx)
+        await each_logged(
+            "remove address", _gone(old.addresses, wanted.addresses), nl.del_vip, pfx
         )
-        await self._each("add address", list(wanted.addresses), self.netlink.add_vip)
-        await self._each("add route", list(wanted.routes), self.netlink.add_route)
-        await self._each("add rule", list(wanted.rules), self.netlink.add_rule)
+        await each_logged("add address", wanted.addresses, nl.add_vip, pfx)
+        await each_logged("add route", wanted.routes, nl.add_route, pfx)
+        await each_logged("add rule", wanted.rules, nl.add_rule, pfx)
         self.current = wanted
 
     async def clear(self) -> None:
         """Remove everything :meth:`apply` set (at stop)."""
         await self.apply(StaticSet())
-
-    @staticmethod
-    async def _each(what: str, items: list[Any], op: Callable[[Any], Awaitable[Any]]) -> None:
-        for x in items:
-            try:
-                await op(x)
-            except Exception as exc:
-                log.error("cannot %s %s (static): %s", what, x, exc)
