@@ -822,8 +822,10 @@ class AutoReceivePath:
         """:meth:`load_filter` at background priority (in the worker thread only).
 
         The compile keeps a CPU busy for 0.3–0.7 s (much longer on a loaded host). It must not
-        compete with the VRRP thread, which may be SCHED_FIFO (threads inherit it): this thread
-        goes to SCHED_OTHER at nice ``UPGRADE_NICE`` (Linux schedules threads individually).
+        compete with the VRRP thread, which may be SCHED_FIFO (hadaemon sets it with
+        SCHED_RESET_ON_FORK, but a policy set from outside, e.g. ``chrt``, is inherited): this
+        thread goes to SCHED_OTHER at nice ``UPGRADE_NICE`` (Linux schedules threads
+        individually).
         """
         tid = threading.get_native_id()
         try:
